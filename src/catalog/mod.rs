@@ -1,0 +1,391 @@
+//! The GPU catalog: data, not code. `boards.yaml` is compiled into the binary; users add or
+//! override boards with their own YAML file of the same shape, validated with spanned
+//! diagnostics. Every figure keeps its source in the board's `sources` map.
+
+use crate::diagnostics::{Code, Diagnostic};
+use crate::quantity::ByteSize;
+use crate::source::{FileId, Span};
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashMap};
+
+/// The built-in catalog text.
+pub const BUILTIN_YAML: &str = include_str!("boards.yaml");
+pub const BUILTIN_NAME: &str = "<builtin catalog>";
+
+/// Index of a board in [`Catalog::boards`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BoardId(pub u32);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Architecture {
+    Maxwell,
+    Pascal,
+    Volta,
+    Turing,
+    Ampere,
+    Ada,
+    Hopper,
+    Blackwell,
+}
+
+/// vGPU series: the licensed product each maps to (NVIDIA client licensing guide).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+pub enum Series {
+    /// RTX vWS (Quadro vDWS): workstation graphics and CUDA.
+    Q,
+    /// vPC: business desktops.
+    B,
+    /// vApps: RDSH and application streaming.
+    A,
+    /// vCS / NVIDIA AI Enterprise: compute only; introduced in vGPU 9.0.
+    C,
+}
+
+#[derive(Clone, Debug)]
+pub struct VgpuType {
+    pub name: String,
+    pub series: Series,
+    pub framebuffer: ByteSize,
+    /// Most vGPUs of this type on one physical GPU in same-size (equal-size) mode.
+    pub max: u32,
+    /// The same in mixed-size mode, where NVIDIA publishes one.
+    pub mixed_max: Option<u32>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Board {
+    pub id: String,
+    pub name: String,
+    pub aliases: Vec<String>,
+    pub architecture: Architecture,
+    /// PCI device id; the vendor is NVIDIA, 0x10de.
+    pub device_id: u16,
+    pub gpus_per_board: u32,
+    /// Framebuffer of one physical GPU.
+    pub framebuffer: ByteSize,
+    /// The 64-bit prefetchable BAR1 of one physical GPU.
+    pub bar1: ByteSize,
+    /// NVIDIA's published "MMIO space required" for one GPU, where the board is listed.
+    pub mmio: Option<ByteSize>,
+    pub ecc_default: bool,
+    pub vgpu_types: Vec<VgpuType>,
+    pub sources: BTreeMap<String, String>,
+    /// Where the board was defined (the built-in YAML or the user's file).
+    pub span: Span,
+}
+
+pub const NVIDIA_VENDOR_ID: u16 = 0x10de;
+
+/// BARs of up to this size fit below 4 GB and boot with BIOS firmware (T4, M60); larger
+/// ones need EFI (Denneman 2023; ref §1.2, §6).
+pub const SMALL_BAR1: ByteSize = ByteSize::mib(256);
+
+/// BAR0 (16 MB) plus BAR3 (32 MB) that every NVIDIA GPU maps beside BAR1 (ref §3.1).
+pub const BAR0_PLUS_BAR3: ByteSize = ByteSize::mib(48);
+
+impl Board {
+    /// The GPU maps more than 16 GB: the guide's "high-end" card (seed §5.1, §5.2.2).
+    pub fn maps_over_16gb(&self) -> bool {
+        self.bar1.0 + BAR0_PLUS_BAR3.0 > ByteSize::gib(16).0
+    }
+
+    /// BAR1 above 256 MB needs EFI firmware (R5).
+    pub fn large_bar(&self) -> bool {
+        self.bar1 > SMALL_BAR1
+    }
+
+    /// 64-bit MMIO one GPU of this board needs: NVIDIA's table, else 2 x BAR1 (ref §3.2).
+    pub fn mmio_need(&self) -> ByteSize {
+        self.mmio.unwrap_or(ByteSize(self.bar1.0.saturating_mul(2)))
+    }
+
+    pub fn vgpu_type(&self, name: &str) -> Option<&VgpuType> {
+        self.vgpu_types.iter().find(|t| t.name.eq_ignore_ascii_case(name))
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> + Clone {
+        std::iter::once(self.id.as_str()).chain(self.aliases.iter().map(String::as_str))
+    }
+}
+
+/// All boards, built-in first, then the user's (which may replace built-in ones by id).
+#[derive(Clone, Debug, Default)]
+pub struct Catalog {
+    boards: Vec<Board>,
+    by_name: HashMap<String, BoardId>,
+}
+
+impl Catalog {
+    pub fn boards(&self) -> impl Iterator<Item = (BoardId, &Board)> {
+        self.boards.iter().enumerate().map(|(i, b)| (BoardId(i as u32), b))
+    }
+
+    pub fn board(&self, id: BoardId) -> &Board {
+        &self.boards[id.0 as usize]
+    }
+
+    /// A board by id or alias, case-insensitively.
+    pub fn find(&self, name: &str) -> Option<BoardId> {
+        self.by_name.get(&name.to_ascii_lowercase()).copied()
+    }
+
+    /// Every board name and alias, for did-you-mean.
+    pub fn all_names(&self) -> impl Iterator<Item = &str> + Clone {
+        self.boards.iter().flat_map(Board::names)
+    }
+
+    /// Every vGPU type name of every board, for did-you-mean.
+    pub fn all_vgpu_types(&self) -> impl Iterator<Item = &str> + Clone {
+        self.boards.iter().flat_map(|b| b.vgpu_types.iter().map(|t| t.name.as_str()))
+    }
+
+    /// The boards that offer a vGPU type of this name.
+    pub fn boards_with_type<'a>(&'a self, name: &'a str) -> impl Iterator<Item = BoardId> + 'a {
+        self.boards().filter(move |(_, b)| b.vgpu_type(name).is_some()).map(|(id, _)| id)
+    }
+
+    /// Adds boards; one whose id already exists replaces the earlier board, keeping its slot.
+    /// An alias that names a different board is an error.
+    pub fn extend(&mut self, boards: Vec<Board>) -> Vec<Diagnostic> {
+        let mut problems = Vec::new();
+        for board in boards {
+            let slot = match self.by_name.get(&board.id.to_ascii_lowercase()) {
+                Some(&existing) if self.boards[existing.0 as usize].id.eq_ignore_ascii_case(&board.id) => {
+                    self.by_name.retain(|_, id| *id != existing);
+                    self.boards[existing.0 as usize] = board;
+                    existing
+                }
+                _ => {
+                    self.boards.push(board);
+                    BoardId(self.boards.len() as u32 - 1)
+                }
+            };
+            let board = &self.boards[slot.0 as usize];
+            for name in board.names() {
+                let key = name.to_ascii_lowercase();
+                match self.by_name.get(&key) {
+                    Some(&other) if other != slot => {
+                        let first = &self.boards[other.0 as usize];
+                        problems.push(
+                            Diagnostic::new(
+                                Code::CatalogInvalid,
+                                format!("`{name}` already names board `{}`", first.id),
+                                board.span,
+                                "this board reuses the name",
+                            )
+                            .with_label(first.span, "first named here")
+                            .with_help("give each board ids and aliases of its own, or reuse the id to replace the board"),
+                        );
+                    }
+                    _ => {
+                        self.by_name.insert(key, slot);
+                    }
+                }
+            }
+        }
+        problems
+    }
+
+    /// The built-in catalog; `file` is the id its text was registered under.
+    pub fn builtin(file: FileId) -> Result<Catalog, Vec<Diagnostic>> {
+        let boards = parse_boards(file, BUILTIN_YAML)?;
+        let mut catalog = Catalog::default();
+        let problems = catalog.extend(boards);
+        if problems.is_empty() {
+            Ok(catalog)
+        } else {
+            Err(problems)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCatalog {
+    boards: Vec<RawBoard>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBoard {
+    id: String,
+    name: String,
+    #[serde(default)]
+    aliases: Vec<String>,
+    architecture: Architecture,
+    device_id: String,
+    #[serde(default = "one")]
+    gpus_per_board: u32,
+    framebuffer: String,
+    bar1: String,
+    #[serde(default)]
+    mmio: Option<String>,
+    ecc_default: bool,
+    #[serde(default)]
+    vgpu_types: Vec<RawVgpuType>,
+    sources: BTreeMap<String, String>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVgpuType {
+    name: String,
+    series: Series,
+    framebuffer: String,
+    max: u32,
+    #[serde(default)]
+    mixed_max: Option<u32>,
+}
+
+/// Parses and validates a catalog file. Shape errors come from serde_yaml with their line;
+/// value errors point at the offending field of the board.
+pub fn parse_boards(file: FileId, text: &str) -> Result<Vec<Board>, Vec<Diagnostic>> {
+    let raw: RawCatalog = serde_yaml::from_str(text).map_err(|e| {
+        let span = match e.location() {
+            Some(loc) => token_at(file, text, loc.index()),
+            None => Span::new(file, 0, 0),
+        };
+        let message = e.to_string();
+        let message = message.split(" at line ").next().unwrap_or(&message).to_string();
+        vec![Diagnostic::new(Code::CatalogInvalid, format!("invalid GPU catalog: {message}"), span, "here")
+            .with_help("a catalog is `boards:` followed by a list of boards; see `gpuc explain E0010` for every field")]
+    })?;
+    let mut problems = Vec::new();
+    let mut boards = Vec::new();
+    for rb in raw.boards {
+        let at = |field: &str| locate(file, text, &rb.id, field);
+        let mut size = |field: &str, value: &str| match ByteSize::parse_text(value) {
+            Ok(s) => s,
+            Err(why) => {
+                problems.push(bad_field(at(field), &rb.id, field, &why));
+                ByteSize(0)
+            }
+        };
+        let framebuffer = size("framebuffer", &rb.framebuffer);
+        let bar1 = size("bar1", &rb.bar1);
+        let mmio = rb.mmio.as_deref().map(|m| size("mmio", m));
+        let device_id = u16::from_str_radix(rb.device_id.trim_start_matches("0x"), 16).unwrap_or_else(|_| {
+            problems.push(bad_field(at("device_id"), &rb.id, "device_id", "write the PCI device id as four hex digits, e.g. \"15f8\""));
+            0
+        });
+        if rb.gpus_per_board == 0 {
+            problems.push(bad_field(at("gpus_per_board"), &rb.id, "gpus_per_board", "a board has at least one GPU"));
+        }
+        for key in ["pci", "bar1"] {
+            if !rb.sources.contains_key(key) {
+                problems.push(bad_field(at("sources"), &rb.id, "sources", &format!("every figure needs a source: add `{key}:`")));
+            }
+        }
+        if !rb.vgpu_types.is_empty() && !rb.sources.contains_key("vgpu") {
+            problems.push(bad_field(at("sources"), &rb.id, "sources", "the vGPU types need a source: add `vgpu:`"));
+        }
+        let mut types: Vec<VgpuType> = Vec::new();
+        for rt in rb.vgpu_types {
+            let tspan = locate(file, text, &rb.id, &rt.name);
+            let fb = ByteSize::parse_text(&rt.framebuffer).unwrap_or_else(|why| {
+                problems.push(bad_field(tspan, &rb.id, &rt.name, &why));
+                ByteSize(0)
+            });
+            if rt.max == 0 || rt.mixed_max == Some(0) {
+                problems.push(bad_field(tspan, &rb.id, &rt.name, "a vGPU type fits at least once on its GPU"));
+            }
+            if fb.0.saturating_mul(u64::from(rt.max)) > framebuffer.0 && framebuffer.0 > 0 {
+                problems.push(bad_field(
+                    tspan,
+                    &rb.id,
+                    &rt.name,
+                    &format!("{} x {fb} is more than the GPU's {framebuffer} framebuffer", rt.max),
+                ));
+            }
+            if types.iter().any(|t| t.name.eq_ignore_ascii_case(&rt.name)) {
+                problems.push(bad_field(tspan, &rb.id, &rt.name, "the type is listed twice"));
+            }
+            types.push(VgpuType {
+                name: rt.name.to_ascii_lowercase(),
+                series: rt.series,
+                framebuffer: fb,
+                max: rt.max,
+                mixed_max: rt.mixed_max,
+            });
+        }
+        boards.push(Board {
+            span: locate(file, text, &rb.id, "id"),
+            id: rb.id.to_ascii_lowercase(),
+            name: rb.name,
+            aliases: rb.aliases.iter().map(|a| a.to_ascii_lowercase()).collect(),
+            architecture: rb.architecture,
+            device_id,
+            gpus_per_board: rb.gpus_per_board,
+            framebuffer,
+            bar1,
+            mmio,
+            ecc_default: rb.ecc_default,
+            vgpu_types: types,
+            sources: rb.sources,
+        });
+    }
+    if problems.is_empty() {
+        Ok(boards)
+    } else {
+        Err(problems)
+    }
+}
+
+fn bad_field(span: Span, board: &str, field: &str, why: &str) -> Diagnostic {
+    Diagnostic::new(Code::CatalogInvalid, format!("board `{board}`: invalid `{field}`"), span, why.to_string())
+        .with_help("fix the value in the catalog file; `gpuc explain E0010` lists every field and its unit")
+}
+
+/// The span of `field` (a key or a vGPU type name) inside the board whose `id` is `board`;
+/// serde_yaml keeps no positions, so the text is searched, starting at the board's id line.
+fn locate(file: FileId, text: &str, board: &str, field: &str) -> Span {
+    let start = find_word(text, board, 0).unwrap_or(0);
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    if field == "id" {
+        return Span::new(file, start, start + board.len());
+    }
+    // The board ends where the next `- id:` begins.
+    let end = text[start..].find("\n  - id:").map_or(text.len(), |i| start + i);
+    match find_word(&text[..end], field, line_start) {
+        Some(pos) => Span::new(file, pos, pos + field.len()),
+        None => Span::new(file, start, start + board.len()),
+    }
+}
+
+/// First occurrence of `word` at or after `from` that is not part of a longer name.
+fn find_word(text: &str, word: &str, from: usize) -> Option<usize> {
+    let is_name = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    let mut at = from;
+    while let Some(i) = text.get(at..)?.find(word) {
+        let pos = at + i;
+        let before = text[..pos].chars().next_back();
+        let after = text[pos + word.len()..].chars().next();
+        if !before.is_some_and(is_name) && !after.is_some_and(is_name) {
+            return Some(pos);
+        }
+        at = pos + word.len();
+    }
+    None
+}
+
+fn token_at(file: FileId, text: &str, index: usize) -> Span {
+    let index = index.min(text.len());
+    let len = text[index..].find(char::is_whitespace).unwrap_or(text.len() - index).max(1);
+    Span::new(file, index, (index + len).min(text.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_catalog_is_valid() {
+        let catalog = Catalog::builtin(FileId(0)).unwrap_or_else(|e| panic!("builtin catalog invalid: {e:#?}"));
+        assert!(catalog.find("tesla-p100-16gb").is_some());
+    }
+}

@@ -1,0 +1,139 @@
+//! Guest rules: R16 (licensing) and R17 (driver branch and CUDA).
+
+use super::host::release_major;
+use super::{tables, Out};
+use crate::diagnostics::{Code, Diagnostic};
+use crate::model::{GuestOs, LicenseKind, Model, Vm};
+
+pub fn check(model: &Model, out: &mut Out) {
+    for vm in &model.vms {
+        licence(model, vm, out);
+        drivers(model, vm, out);
+    }
+}
+
+/// The host's vGPU release for a vGPU VM, or the release whose branch the guest driver is
+/// from (passthrough guests have no host manager).
+fn effective_release(model: &Model, vm: &Vm) -> Option<u32> {
+    let host_release = vm.host.and_then(|h| release_major(model.host(h)));
+    if !vm.vgpus.is_empty() && host_release.is_some() {
+        return host_release;
+    }
+    let driver = vm.guest.as_ref()?.driver.as_ref()?;
+    tables::release_of_branch(tables::branch_of_driver(&driver.value))
+}
+
+/// R16: every vGPU guest is licensed (an unlicensed vGPU drops to 3 fps and loses CUDA after
+/// the grace period, ref §7.1); the licence kind must exist in the release (ref §7.2).
+fn licence(model: &Model, vm: &Vm, out: &mut Out) {
+    let guest = vm.guest.as_ref();
+    let licence = guest.and_then(|g| g.license.as_ref());
+    if !vm.vgpus.is_empty() && licence.is_none() {
+        let span = guest.map_or(vm.span, |g| g.span);
+        out.push(
+            Diagnostic::new(Code::Unlicensed, format!("vGPU VM `{}` has no licence", vm.name), span, "no `license` in the guest")
+                .with_help("add `guest { os linux  driver \"...\"  license <name> }` naming a `license` block")
+                .with_note(
+                    "NVIDIA licensing guide: an unlicensed vGPU runs degraded (frame rate capped, CUDA disabled) after the grace period",
+                ),
+        );
+    }
+    if let Some(product) = guest.and_then(|g| g.product.as_ref()).filter(|_| !vm.vgpus.is_empty()) {
+        out.push(
+            Diagnostic::new(Code::ProductOnVgpu, format!("vGPU VM `{}` names a licence product", vm.name), product.span, "not for vGPU guests")
+                .with_help("remove `product`: a vGPU guest uses FeatureType=1 and gets its product from the vGPU type (Q: vWS, C: vCS, B: vPC, A: vApps)"),
+        );
+    }
+    let (Some(licence), Some(release)) = (licence, effective_release(model, vm)) else { return };
+    let kind = &model.license(licence.value).kind;
+    let decl = model.license(licence.value).span;
+    match kind {
+        LicenseKind::Token { .. } if release < tables::NLS_FIRST_RELEASE => out.push(
+            Diagnostic::new(
+                Code::LicenceKind,
+                format!("VM `{}` uses an NLS token licence, but vGPU software {release} has no NLS client", vm.name),
+                licence.span,
+                "NLS licence",
+            )
+            .with_label(decl, "token licence declared here")
+            .with_help("use a legacy license server licence (`server \"...\"`) for this release, or move to vGPU software 13 or later")
+            .with_note("the NVIDIA License System with client configuration tokens appears around vGPU 13"),
+        ),
+        LicenseKind::Server { .. } if release >= tables::NLS_ONLY_RELEASE => out.push(
+            Diagnostic::new(
+                Code::LicenceKind,
+                format!("VM `{}` uses a legacy license server, but vGPU software {release} supports only NLS", vm.name),
+                licence.span,
+                "legacy server licence",
+            )
+            .with_label(decl, "license server declared here")
+            .with_help("declare an NLS licence: `license nls { token \"client_configuration_token_<timestamp>.tok\" }`")
+            .with_note("vGPU 19.0 release notes: only the NVIDIA License System is supported"),
+        ),
+        LicenseKind::Server { .. } if release >= tables::LEGACY_SERVER_DOUBTFUL_RELEASE => out.push(
+            Diagnostic::new(
+                Code::LegacyLicenceRetired,
+                format!("VM `{}` uses a legacy license server with vGPU software {release}", vm.name),
+                licence.span,
+                "legacy server licence",
+            )
+            .with_label(decl, "license server declared here")
+            .with_help("move to an NLS licence (`token \"...\"`); NVIDIA retired the legacy license server")
+            .with_note("the release that dropped the legacy server is not confirmed (believed 15.0); 19.0 supports only NLS"),
+        ),
+        _ => {}
+    }
+}
+
+/// R17: guest driver of the host manager's branch (from vGPU 19 also the previous branch),
+/// and new enough for the declared CUDA (ref §10).
+fn drivers(model: &Model, vm: &Vm, out: &mut Out) {
+    let Some(guest) = &vm.guest else { return };
+    let host = vm.host.map(|h| model.host(h));
+    if let (Some(driver), Some(release)) = (&guest.driver, host.and_then(|h| h.nvidia.as_ref()).and_then(|n| n.release.as_ref())) {
+        if let (false, Some(host_branch)) = (vm.vgpus.is_empty(), tables::driver_branch(&release.value)) {
+            let guest_branch = tables::branch_of_driver(&driver.value);
+            let previous_ok = release.value.major() >= tables::PREVIOUS_BRANCH_GUEST_RELEASE
+                && tables::release_of_branch(guest_branch).is_some_and(|r| r + 1 == release.value.major());
+            if guest_branch != host_branch && !previous_ok {
+                out.push(
+                    Diagnostic::new(Code::DriverBranch, format!("guest driver {} of VM `{}` is branch R{guest_branch}, the host vGPU manager is R{host_branch}", driver.value, vm.name), driver.span, format!("R{guest_branch}"))
+                        .with_label(release.span, format!("vGPU software {} is R{host_branch}", release.value))
+                        .with_help(format!("install the guest driver of vGPU software {} (an R{host_branch} driver)", release.value))
+                        .with_note("NVIDIA vGPU release notes: the Virtual GPU Manager and the guest VM driver must be from the same main driver branch; otherwise the vGPU may fail to load"),
+                );
+            }
+        }
+    }
+    let Some(cuda) = &guest.cuda else { return };
+    let Some((linux_min, windows_min)) = tables::cuda_minimum(&cuda.value) else {
+        let known = tables::CUDA_MINIMUM_DRIVER.iter().map(|(c, _, _)| *c).collect::<Vec<_>>().join(", ");
+        out.push(
+            Diagnostic::new(
+                Code::UnknownCuda,
+                format!("CUDA {} is not in the driver table", cuda.value),
+                cuda.span,
+                "unknown CUDA version",
+            )
+            .with_help(format!("write one of: {known}")),
+        );
+        return;
+    };
+    let Some(driver) = &guest.driver else { return };
+    let windows = guest.os.as_ref().is_some_and(|o| o.value == GuestOs::Windows);
+    let minimum = if windows { windows_min } else { Some(linux_min) };
+    if let Some(min) = minimum.filter(|m| driver.value < *m) {
+        let os = if windows { "Windows" } else { "Linux" };
+        out.push(
+            Diagnostic::new(
+                Code::CudaDriver,
+                format!("CUDA {} needs {os} driver {min} or later; VM `{}` has {}", cuda.value, vm.name, driver.value),
+                driver.span,
+                format!("older than {min}"),
+            )
+            .with_label(cuda.span, format!("needs driver {min}"))
+            .with_help(format!("install driver {min} or later, or use an older CUDA"))
+            .with_note("CUDA Toolkit release notes, Table 3: minimum driver version for each CUDA toolkit (9.1: GA minimum 387.26)"),
+        );
+    }
+}

@@ -1,0 +1,163 @@
+//! Vendor tables the rules consult, each with its source. Facts about boards live in the
+//! catalog; facts about releases and versions live here.
+
+use crate::model::EsxiVersion;
+use crate::quantity::Version;
+
+/// Driver branch of a vGPU software release (ref §10.1): the host vGPU manager and the guest
+/// driver of release N are from this branch. Sources: vGPU 6.x release notes (R390), vGPU 8.0
+/// UG (R418), vGPU 9.0 release notes (R430), NVIDIA docs (16.x R535), vGPU 17.0 UG (R550),
+/// vGPU 19.0 release notes (R580); 7.x and 10.x to 15.x and 18.x from recollection (ref §10.1).
+pub fn driver_branch(release: &Version) -> Option<u32> {
+    Some(match release.major() {
+        6 => 390,
+        7 => 410,
+        8 => 418,
+        9 => 430,
+        10 => 440,
+        11 => 450,
+        12 => 460,
+        13 => 470,
+        14 => 510,
+        15 => 525,
+        16 => 535,
+        17 => 550,
+        18 => 570,
+        19 => 580,
+        _ => return None,
+    })
+}
+
+/// The branch of a driver version: `390.42` is R390.
+pub fn branch_of_driver(driver: &Version) -> u32 {
+    driver.major()
+}
+
+/// The release whose branch is `branch`, for messages ("R390 is vGPU 6.x").
+pub fn release_of_branch(branch: u32) -> Option<u32> {
+    (6..=19).find(|&major| driver_branch(&Version(vec![major])) == Some(branch))
+}
+
+/// Minimum Linux and Windows guest driver for a CUDA toolkit (CUDA Toolkit release notes,
+/// Table 3, ref §10.2). CUDA 9.1 uses the GA minimum 387.26 (not 390.46 of the current
+/// table): the guide pairs driver 390.42 with CUDA 9.1 (seed §6.4.2.1; DESIGN.md R17).
+/// Windows minimums are given only where they were captured.
+pub const CUDA_MINIMUM_DRIVER: &[(&str, &str, Option<&str>)] = &[
+    ("7.0", "346.46", Some("347.62")),
+    ("7.5", "352.31", Some("353.66")),
+    ("8.0", "367.48", None),
+    ("9.0", "384.81", Some("385.54")),
+    ("9.1", "387.26", Some("388.19")),
+    ("9.2", "396.26", None),
+    ("10.0", "410.48", Some("411.31")),
+    ("10.1", "418.39", Some("418.96")),
+    ("10.2", "440.33", Some("441.22")),
+    ("11.0", "450.51.05", None),
+    ("11.1", "455.23", None),
+    ("11.2", "460.27.03", None),
+    ("11.3", "465.19.01", None),
+    ("11.4", "470.42.01", None),
+    ("11.5", "495.29.05", None),
+    ("11.6", "510.39.01", None),
+    ("11.7", "515.43.04", None),
+    ("11.8", "520.61.05", None),
+    ("12.0", "525.60.13", None),
+    ("12.1", "530.30.02", None),
+    ("12.2", "535.54.03", None),
+    ("12.3", "545.23.06", None),
+    ("12.4", "550.54.14", None),
+    ("12.5", "555.42.02", None),
+    ("12.6", "560.28.03", None),
+    ("12.8", "570.26", None),
+    ("12.9", "575.51.03", None),
+    ("13.0", "580.65.06", None),
+    ("13.1", "590.44.01", None),
+];
+
+/// The table row for a CUDA version: `9.1` and `9.1.85` both find 9.1.
+pub fn cuda_minimum(cuda: &Version) -> Option<(Version, Option<Version>)> {
+    CUDA_MINIMUM_DRIVER.iter().find_map(|(c, linux, windows)| {
+        let c = Version::parse(c)?;
+        if c.major() != cuda.major() || c.minor() != cuda.minor() {
+            return None;
+        }
+        Some((Version::parse(linux)?, windows.and_then(Version::parse)))
+    })
+}
+
+/// Most passthrough devices one VM may have (Broadcom KB 309986, formerly VMware KB 1010789).
+pub fn passthrough_limit(esxi: EsxiVersion) -> u32 {
+    match (esxi.major, esxi.minor, esxi.update) {
+        (4, 0, _) => 2,
+        (4, _, _) | (5, 0 | 1, _) => 4,
+        (5, _, _) | (6, _, _) | (7, _, _) => 16,
+        (8, 0, 0) => 32,
+        (8, 0, 1) => 64,
+        _ => 128,
+    }
+}
+
+/// ESXi that supports NVIDIA vGPU for this compiler: 6.5 Update 1 or later (seed §6: "If you
+/// choose to use vSphere 6.5, then ensure you are on update 1").
+pub const VGPU_MIN_ESXI: EsxiVersion = EsxiVersion::new(6, 5, 1);
+
+/// vGPU vMotion arrived in vSphere 6.7 Update 1 (seed §6; William Lam; ref §9).
+pub const VGPU_VMOTION_MIN_ESXI: EsxiVersion = EsxiVersion::new(6, 7, 1);
+
+/// Several vGPUs per VM: vSphere 6.7 Update 3, at most four (vSphere 6.7 VM admin guide
+/// GUID-C597DC2A; ref §2).
+pub const MULTI_VGPU_MIN_ESXI: EsxiVersion = EsxiVersion::new(6, 7, 3);
+pub const MAX_VGPUS_PER_VM: usize = 4;
+
+/// The persistent mixed-size mode (`esxcli graphics device set --vgpu-mode`) is in the
+/// ESXi 8.0 U3 reference; mixed-size vGPU itself is vGPU 17 (ref §4.2, §4.6).
+pub const MIXED_SIZE_MIN_ESXI: EsxiVersion = EsxiVersion::new(8, 0, 3);
+pub const MIXED_SIZE_MIN_RELEASE: u32 = 17;
+
+/// vGPU 9.0 added ECC with vGPU, C-series (vCS) and configurable time slices (vGPU 9.0
+/// release notes; seed §6.1.7).
+pub const ECC_WITH_VGPU_RELEASE: u32 = 9;
+pub const C_SERIES_RELEASE: u32 = 9;
+pub const TIME_SLICE_RELEASE: u32 = 9;
+
+/// Series other than the same type may share a same-size GPU from vGPU 17 when their
+/// framebuffers are equal (vGPU 17 UG; ref §5.2; the first such release is not confirmed).
+pub const SAME_SIZE_SERIES_MIX_RELEASE: u32 = 17;
+
+/// NLS client configuration tokens exist from about vGPU 13; vGPU 19 supports only NLS; the
+/// legacy license server is believed retired from 15.0 (unconfirmed) (ref §7.2).
+pub const NLS_FIRST_RELEASE: u32 = 13;
+pub const LEGACY_SERVER_DOUBTFUL_RELEASE: u32 = 15;
+pub const NLS_ONLY_RELEASE: u32 = 19;
+
+/// From vGPU 19 a guest driver of the previous branch is supported with a newer host
+/// manager (vGPU 19.0 vSphere release notes; ref §10.1).
+pub const PREVIOUS_BRANCH_GUEST_RELEASE: u32 = 19;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cuda_table_lookup() {
+        let (linux, windows) = cuda_minimum(&Version::parse("9.1").unwrap()).unwrap();
+        assert_eq!(linux, Version::parse("387.26").unwrap());
+        assert_eq!(windows, Version::parse("388.19"));
+        assert!(cuda_minimum(&Version::parse("9.1.85").unwrap()).is_some());
+        assert!(cuda_minimum(&Version::parse("4.2").unwrap()).is_none());
+    }
+
+    #[test]
+    fn passthrough_limits_follow_kb_309986() {
+        assert_eq!(passthrough_limit(EsxiVersion::new(6, 7, 1)), 16);
+        assert_eq!(passthrough_limit(EsxiVersion::new(8, 0, 0)), 32);
+        assert_eq!(passthrough_limit(EsxiVersion::new(8, 0, 1)), 64);
+        assert_eq!(passthrough_limit(EsxiVersion::new(8, 0, 2)), 128);
+    }
+
+    #[test]
+    fn branches() {
+        assert_eq!(driver_branch(&Version::parse("6.2").unwrap()), Some(390));
+        assert_eq!(release_of_branch(550), Some(17));
+    }
+}

@@ -1,0 +1,243 @@
+//! Per-VM rules: R4 (64-bit MMIO), R5 (EFI), R7 (memory reservation), R8 (passthrough
+//! device limit) and R18 (mobility).
+
+use super::{tables, Analysis, Out};
+use crate::catalog::Board;
+use crate::diagnostics::{Code, Diagnostic};
+use crate::model::{Firmware, Model, Vm, VmId};
+use crate::quantity::{ByteSize, GIB};
+use crate::source::Span;
+
+/// The default 32-bit PCI hole takes devices that map up to 16 GB; beyond that the VM needs
+/// the 64-bit MMIO window (seed §5.1, §5.2.2: "PCI GPU devices that map memory regions
+/// greater than 16 GB in size require that two specific configuration parameters be set").
+const MMIO_WITHOUT_WINDOW: ByteSize = ByteSize::gib(16);
+
+pub fn check(model: &Model, analysis: &mut Analysis, out: &mut Out) {
+    for id in model.vm_ids() {
+        let vm = model.vm(id);
+        let devices = devices(model, analysis, id);
+        let facts = &mut analysis.vms[id.index()];
+        facts.efi = devices.iter().any(|(b, _)| b.large_bar());
+        facts.mmio = mmio(vm, &devices, out);
+        firmware(vm, facts.efi, &devices, out);
+        facts.reservation = reservation(vm, out);
+        passthrough_limit(model, vm, out);
+        mobility(model, vm, out);
+    }
+    host_memory(model, analysis, out);
+}
+
+/// The boards behind a VM's GPUs, one per device, with the span that brought each in:
+/// passthrough GPUs, and vGPUs on the GPU they were placed on (a vGPU VM on a large-BAR
+/// board needs the same settings as passthrough; ref §2, Denneman's requirements table).
+fn devices<'m>(model: &'m Model, analysis: &Analysis, id: VmId) -> Vec<(&'m Board, Span)> {
+    let vm = model.vm(id);
+    let passthrough = vm.passthrough.iter().filter_map(|g| model.board_of(g.value).map(|b| (b, g.span)));
+    let placements = &analysis.vm(id).placements;
+    let vgpus = vm.vgpus.iter().enumerate().filter_map(|(i, r)| {
+        let gpu = placements.get(i).copied().flatten().or(r.pinned.as_ref().map(|p| p.value))?;
+        model.board_of(gpu).map(|b| (b, r.span))
+    });
+    passthrough.chain(vgpus).collect()
+}
+
+/// R4: `mmio_gb = next_pow2(sum of per-GPU needs)`, where a GPU's need is NVIDIA's published
+/// figure, else 2 x BAR1 (ref §3.2). The guide's worked examples hold: two 16 GB P100s give
+/// 64, one V100 32 GB gives 64 (seed §5.2.2).
+pub fn required_mmio(devices: &[(&Board, Span)]) -> Option<ByteSize> {
+    let mapped: u64 = devices.iter().map(|(b, _)| b.bar1.0 + crate::catalog::BAR0_PLUS_BAR3.0).sum();
+    if mapped <= MMIO_WITHOUT_WINDOW.0 {
+        return None;
+    }
+    let need: u64 = devices.iter().map(|(b, _)| b.mmio_need().0).sum();
+    let gib = need.div_ceil(GIB).max(1);
+    Some(ByteSize::gib(gib.checked_next_power_of_two().unwrap_or(gib)))
+}
+
+fn mmio(vm: &Vm, devices: &[(&Board, Span)], out: &mut Out) -> Option<ByteSize> {
+    let required = required_mmio(devices);
+    let Some(declared) = &vm.mmio else { return required };
+    let gib = declared.value.0 / GIB;
+    if declared.value.0 % GIB != 0 || !gib.is_power_of_two() {
+        let up = ByteSize::gib(declared.value.as_gib_ceil().next_power_of_two());
+        out.push(
+            Diagnostic::new(
+                Code::MmioNotPowerOfTwo,
+                format!("the 64-bit MMIO size of VM `{}` is not a power of two", vm.name),
+                declared.span,
+                format!("{} is not a power of two GiB", declared.value),
+            )
+            .with_help(format!("write `mmio {up}`; pciPassthru.64bitMMIOSizeGB is a power of two in GB")),
+        );
+        return required;
+    }
+    if let Some(req) = required {
+        if declared.value < req {
+            let mut d = Diagnostic::new(
+                Code::MmioTooSmall,
+                format!("VM `{}` declares a {} 64-bit MMIO window, but its GPUs need {req}", vm.name, declared.value),
+                declared.span,
+                format!("smaller than {req}"),
+            )
+            .with_help(format!("write `mmio {req}`, or leave `mmio` out and the compiler computes it"))
+            .with_note(breakdown(devices, req))
+            .with_note("too small a window fails at power-on with \"Module 'DevicePowerOn' power on failed.\"");
+            for (board, span) in devices {
+                d = d.with_label(*span, format!("{} needs {}", board.name, board.mmio_need()));
+            }
+            out.push(d);
+            return required;
+        }
+    }
+    Some(declared.value)
+}
+
+/// "2 x 32GiB = 64GiB, rounded up to a power of two: 64GiB".
+fn breakdown(devices: &[(&Board, Span)], total: ByteSize) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < devices.len() {
+        let board = devices[i].0;
+        let n = devices[i..].iter().take_while(|(b, _)| b.id == board.id).count();
+        let source = if board.mmio.is_some() { "NVIDIA's MMIO table" } else { "2 x BAR1" };
+        parts.push(format!("{n} x {} ({}, {source})", board.mmio_need(), board.name));
+        i += n;
+    }
+    format!("64-bit MMIO needed: {}, rounded up to a power of two: {total}", parts.join(" + "))
+}
+
+fn firmware(vm: &Vm, efi: bool, devices: &[(&Board, Span)], out: &mut Out) {
+    let Some(fw) = &vm.firmware else { return };
+    if fw.value != Firmware::Bios || !efi {
+        return;
+    }
+    let Some(&(board, span)) = devices.iter().find(|(b, _)| b.large_bar()) else { return };
+    out.push(
+        Diagnostic::new(
+            Code::BiosFirmware,
+            format!("VM `{}` boots BIOS, but its {} needs EFI", vm.name, board.name),
+            fw.span,
+            "BIOS firmware",
+        )
+        .with_label(span, format!("BAR1 of {}: more than 256 MB", board.bar1))
+        .with_help("write `firmware efi` (install the guest OS after switching; an installed BIOS guest does not boot from EFI)")
+        .with_note("seed §5.2.1: the guest must boot EFI or UEFI for GPUs that map large PCI MMIO regions"),
+    );
+}
+
+/// R7: a GPU VM reserves all its memory (`sched.mem.min` = `memSize`, seed §5.2.5).
+fn reservation(vm: &Vm, out: &mut Out) -> Option<ByteSize> {
+    let memory = vm.memory.value;
+    if memory.0 == 0 {
+        return vm.reservation.as_ref().map(|r| r.value);
+    }
+    if let Some(declared) = &vm.reservation {
+        if declared.value > memory {
+            out.push(
+                Diagnostic::new(
+                    Code::PartialReservation,
+                    format!("VM `{}` reserves {}, more than its {memory} of memory", vm.name, declared.value),
+                    declared.span,
+                    "larger than memory",
+                )
+                .with_label(vm.memory.span, "memory")
+                .with_help(format!("write `reservation {memory}`, or leave it out")),
+            );
+        } else if declared.value < memory && vm.has_gpu() {
+            out.push(
+                Diagnostic::new(Code::PartialReservation, format!("GPU VM `{}` reserves {} of its {memory}", vm.name, declared.value), declared.span, "partial reservation")
+                    .with_label(vm.memory.span, "all of this must be reserved")
+                    .with_help(format!("write `reservation {memory}` or leave `reservation` out: a VM with a GPU reserves all its memory"))
+                    .with_note(format!("vCenter refuses power-on: \"Invalid memory setting: memory reservation (sched.mem.min) should be equal to memsize({})\"", memory.as_mib_ceil())),
+            );
+            return Some(memory);
+        }
+    }
+    if vm.has_gpu() {
+        Some(memory)
+    } else {
+        vm.reservation.as_ref().map(|r| r.value)
+    }
+}
+
+fn passthrough_limit(model: &Model, vm: &Vm, out: &mut Out) {
+    let Some(host) = vm.host.map(|h| model.host(h)) else { return };
+    let limit = tables::passthrough_limit(host.esxi.value);
+    if vm.passthrough.len() as u32 > limit {
+        let extra = &vm.passthrough[limit as usize];
+        out.push(
+            Diagnostic::new(
+                Code::TooManyPassthrough,
+                format!("VM `{}` has {} passthrough devices; ESXi {} allows {limit}", vm.name, vm.passthrough.len(), host.esxi.value),
+                extra.span,
+                format!("device {} of at most {limit}", limit + 1),
+            )
+            .with_label(host.esxi.span, "ESXi version of the host")
+            .with_help("spread the GPUs over more VMs, or upgrade ESXi (8.0: 32, 8.0 U1: 64, 8.0 U2: 128 devices per VM)")
+            .with_note("limits per VM from Broadcom KB 309986 (formerly VMware KB 1010789)"),
+        );
+    }
+}
+
+/// R18: passthrough VMs are bound to their host: no vMotion, DRS or snapshots (seed §5);
+/// vGPU vMotion needs vSphere 6.7 U1 (seed §6).
+fn mobility(model: &Model, vm: &Vm, out: &mut Out) {
+    if !vm.passthrough.is_empty() {
+        for (flag, what) in [(&vm.vmotion, "vMotion"), (&vm.drs, "DRS"), (&vm.snapshots, "snapshots")] {
+            if let Some(f) = flag.as_ref().filter(|f| f.value) {
+                out.push(
+                    Diagnostic::new(Code::PassthroughMobility, format!("passthrough VM `{}` cannot use {what}", vm.name), f.span, format!("{what} asked for"))
+                        .with_label(vm.passthrough[0].span, "passthrough GPU")
+                        .with_help(format!("remove it (or write `false`); for a VM that must move, use vGPU instead of passthrough ({what} works with vGPU from vSphere 6.7 U1)"))
+                        .with_note("seed §5: vMotion, DRS and VM snapshots are not compatible with DirectPath I/O"),
+                );
+            }
+        }
+        return;
+    }
+    let (Some(flag), Some(host)) = (vm.vmotion.as_ref().filter(|f| f.value), vm.host.map(|h| model.host(h))) else { return };
+    if !vm.vgpus.is_empty() && host.esxi.value < tables::VGPU_VMOTION_MIN_ESXI {
+        out.push(
+            Diagnostic::new(
+                Code::VgpuVmotionTooOld,
+                format!("VM `{}` asks for vGPU vMotion on ESXi {}", vm.name, host.esxi.value),
+                flag.span,
+                "needs ESXi 6.7 U1",
+            )
+            .with_label(host.esxi.span, "host ESXi version")
+            .with_help("upgrade the host to ESXi 6.7 U1 or later, or write `vmotion false`"),
+        );
+    }
+}
+
+/// R7: the reservations of a host's VMs fit its declared memory.
+fn host_memory(model: &Model, analysis: &Analysis, out: &mut Out) {
+    let mut per_host: Vec<Vec<(VmId, ByteSize)>> = vec![Vec::new(); model.hosts.len()];
+    for id in model.vm_ids() {
+        if let (Some(h), Some(r)) = (model.vm(id).host, analysis.vm(id).reservation) {
+            per_host[h.index()].push((id, r));
+        }
+    }
+    for (host, reserved) in model.hosts.iter().zip(per_host) {
+        let Some(memory) = &host.memory else { continue };
+        let total = ByteSize(reserved.iter().map(|(_, r)| r.0).sum());
+        if total <= memory.value {
+            continue;
+        }
+        let list: Vec<String> = reserved.iter().map(|(id, r)| format!("{} {r}", model.vm(*id).name)).collect();
+        let shown = list.iter().take(16).cloned().collect::<Vec<_>>().join(", ");
+        let more = if list.len() > 16 { format!(" and {} more", list.len() - 16) } else { String::new() };
+        out.push(
+            Diagnostic::new(
+                Code::HostOvercommitted,
+                format!("VMs on host `{}` reserve {total}, more than its {}", host.name, memory.value),
+                memory.span,
+                format!("{} short", ByteSize(total.0 - memory.value.0)),
+            )
+            .with_help("move VMs to another host, give them less memory, or correct the host's `memory`")
+            .with_note(format!("reservations: {shown}{more}"))
+            .with_note("GPU VMs reserve all their memory, so ESXi cannot overcommit it; the last VM fails to power on"),
+        );
+    }
+}

@@ -1,0 +1,294 @@
+//! The command line: the only place that touches the terminal and the file system.
+
+use crate::diagnostics::render::{self, JsonDiagnostic};
+use crate::diagnostics::Code;
+use crate::model::{Firmware, Model};
+use crate::{check, Checked, Input};
+use clap::{Parser, Subcommand, ValueEnum};
+use serde::Serialize;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Exit codes: 0 success (warnings allowed), 1 the spec has errors, 2 usage or I/O error.
+const EXIT_SPEC: u8 = 1;
+const EXIT_USAGE: u8 = 2;
+
+#[derive(Parser)]
+#[command(name = "gpuc", version, about = "Checks and compiles .gpu descriptions of ESXi hosts, NVIDIA GPUs and the VMs that use them")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check files or folders of .gpu files and report every problem.
+    Check {
+        /// `.gpu` files, or folders searched for them.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        options: CheckOptions,
+    },
+    /// Explain a diagnostic code, or list every code.
+    Explain {
+        /// A code such as E1001.
+        #[arg(required_unless_present = "list")]
+        code: Option<String>,
+        /// List every code with its one-line title.
+        #[arg(long, conflicts_with = "code")]
+        list: bool,
+    },
+}
+
+#[derive(clap::Args)]
+struct CheckOptions {
+    /// How to print diagnostics.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// Treat warnings as errors (exit 1).
+    #[arg(long)]
+    deny_warnings: bool,
+    /// An extra GPU catalog (YAML) that adds or overrides boards.
+    #[arg(long = "catalog", value_name = "FILE")]
+    catalogs: Vec<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Human,
+    Json,
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { 0 });
+        }
+    };
+    match cli.command {
+        Command::Check { paths, options } => run_check(&paths, &options),
+        Command::Explain { code, list } => explain(code.as_deref(), list),
+    }
+}
+
+struct RealFileSystem;
+
+impl crate::load::FileSystem for RealFileSystem {
+    fn read(&self, path: &Path) -> std::io::Result<String> {
+        std::fs::read_to_string(path)
+    }
+}
+
+/// Files named on the command line, with folders replaced by the `.gpu` files under them
+/// (sorted, so the order is the same on every machine).
+fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut found = Vec::new();
+            collect_gpu_files(path, &mut found).map_err(|e| format!("cannot read folder {}: {e}", path.display()))?;
+            if found.is_empty() {
+                return Err(format!("folder {} holds no .gpu file", path.display()));
+            }
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    Ok(files)
+}
+
+fn collect_gpu_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_gpu_files(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "gpu") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn usage_error(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(EXIT_USAGE)
+}
+
+fn run_check(paths: &[PathBuf], options: &CheckOptions) -> ExitCode {
+    let files = match expand(paths) {
+        Ok(f) => f,
+        Err(e) => return usage_error(&e),
+    };
+    let input = Input { files, catalogs: options.catalogs.clone() };
+    let checked = match guarded(|| check(&input, &RealFileSystem)) {
+        Ok(Ok(c)) => c,
+        Ok(Err(unreadable)) => return usage_error(&unreadable.to_string()),
+        Err(panic) => return internal_error(&panic),
+    };
+    let failed = checked.has_errors() || (options.deny_warnings && !checked.diagnostics.is_empty());
+    let printed = match options.format {
+        Format::Human => print_human(&checked),
+        Format::Json => print_json(&checked),
+    };
+    if printed.is_err() {
+        return ExitCode::from(EXIT_USAGE);
+    }
+    ExitCode::from(if failed { EXIT_SPEC } else { 0 })
+}
+
+/// Runs `f`, turning a panic (a compiler bug) into its message instead of a crash.
+fn guarded<T>(f: impl FnOnce() -> T + std::panic::UnwindSafe) -> Result<T, String> {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(f);
+    std::panic::set_hook(previous);
+    result.map_err(|payload| {
+        payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_string())
+    })
+}
+
+fn internal_error(message: &str) -> ExitCode {
+    eprintln!(
+        "error[{}]: internal compiler error: {message}\n  help: this is a bug in gpuc, not in your spec; please report it with the input that caused it",
+        Code::Internal
+    );
+    ExitCode::from(EXIT_SPEC)
+}
+
+fn color_wanted() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+}
+
+fn print_human(checked: &Checked) -> std::io::Result<()> {
+    let color = color_wanted();
+    let mut err = std::io::stderr().lock();
+    for d in &checked.diagnostics {
+        write!(err, "{}", render::human(d, &checked.sources, color, 100))?;
+        writeln!(err)?;
+    }
+    if !checked.diagnostics.is_empty() {
+        writeln!(err, "{}", render::summary(&checked.diagnostics))?;
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct JsonReport {
+    ok: bool,
+    summary: JsonSummary,
+    diagnostics: Vec<JsonDiagnostic>,
+    vms: Vec<JsonVm>,
+}
+
+#[derive(Serialize)]
+struct JsonSummary {
+    errors: usize,
+    warnings: usize,
+}
+
+/// The derived facts of one VM.
+#[derive(Serialize)]
+struct JsonVm {
+    name: String,
+    host: Option<String>,
+    /// `efi` when the GPUs require it or it is declared; `bios` when declared; else null.
+    firmware: Option<&'static str>,
+    efi_required: bool,
+    use_64bit_mmio: bool,
+    mmio_size_gb: Option<u64>,
+    memory_mb: u64,
+    reservation_mb: Option<u64>,
+    passthrough: Vec<String>,
+    vgpus: Vec<JsonVgpu>,
+}
+
+#[derive(Serialize)]
+struct JsonVgpu {
+    #[serde(rename = "type")]
+    kind: String,
+    /// The GPU the vGPU was placed on (`host.gpu`); null when it could not be placed.
+    gpu: Option<String>,
+}
+
+fn vm_facts(checked: &Checked) -> Vec<JsonVm> {
+    let model: &Model = &checked.model;
+    model
+        .vm_ids()
+        .filter_map(|id| {
+            let vm = model.vm(id);
+            let facts = checked.analysis.vms.get(id.index())?;
+            let firmware = match vm.firmware.as_ref().map(|f| f.value) {
+                Some(Firmware::Bios) if !facts.efi => Some("bios"),
+                Some(_) => Some("efi"),
+                None => facts.efi.then_some("efi"),
+            };
+            Some(JsonVm {
+                name: vm.name.clone(),
+                host: vm.host.map(|h| model.host(h).name.clone()),
+                firmware,
+                efi_required: facts.efi,
+                use_64bit_mmio: facts.mmio.is_some(),
+                mmio_size_gb: facts.mmio.map(|m| m.as_gib_ceil()),
+                memory_mb: vm.memory.value.as_mib_ceil(),
+                reservation_mb: facts.reservation.map(|r| r.as_mib_ceil()),
+                passthrough: vm.passthrough.iter().map(|g| model.gpu_label(g.value)).collect(),
+                vgpus: vm
+                    .vgpus
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| JsonVgpu {
+                        kind: r.type_name.clone(),
+                        gpu: facts.placements.get(i).copied().flatten().map(|g| model.gpu_label(g)),
+                    })
+                    .collect(),
+            })
+        })
+        .collect()
+}
+
+fn print_json(checked: &Checked) -> std::io::Result<()> {
+    let diagnostics: Vec<JsonDiagnostic> = checked.diagnostics.iter().map(|d| JsonDiagnostic::of(d, &checked.sources)).collect();
+    let errors = checked.diagnostics.iter().filter(|d| d.is_error()).count();
+    let report = JsonReport {
+        ok: errors == 0,
+        summary: JsonSummary { errors, warnings: checked.diagnostics.len() - errors },
+        diagnostics,
+        vms: vm_facts(checked),
+    };
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, &report).map_err(std::io::Error::other)?;
+    writeln!(out)
+}
+
+fn explain(code: Option<&str>, list: bool) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    if list {
+        for c in Code::ALL {
+            if writeln!(out, "{}  {:<8}  {}", c, c.rule(), c.title()).is_err() {
+                return ExitCode::from(EXIT_USAGE);
+            }
+        }
+        return ExitCode::SUCCESS;
+    }
+    let Some(text) = code else { return usage_error("name a code, or use --list") };
+    match text.parse::<Code>() {
+        Ok(c) => {
+            if write!(out, "{}", c.explanation()).is_err() {
+                return ExitCode::from(EXIT_USAGE);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(()) => usage_error(&format!("`{text}` is not a gpuc diagnostic code; `gpuc explain --list` lists them")),
+    }
+}

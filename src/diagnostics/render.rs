@@ -1,0 +1,218 @@
+//! Rendering diagnostics: graphical (miette) for people, JSON for editors and CI. The CLI
+//! picks one; the library never prints.
+
+use super::{Diagnostic, Label, Severity};
+use crate::source::{FileId, Sources, Span};
+use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents, SourceCode, SourceSpan, SpanContents};
+use serde::Serialize;
+use std::fmt;
+
+/// Renders one diagnostic as text. `color` picks the themed or the plain output; `width`
+/// wraps long lines.
+pub fn human(d: &Diagnostic, sources: &Sources, color: bool, width: usize) -> String {
+    let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
+    let handler = GraphicalReportHandler::new_themed(theme).with_width(width).with_links(false);
+    let report = Report::new(d, d.primary.span.file, sources);
+    let mut out = String::new();
+    if handler.render_report(&mut out, &report).is_err() {
+        // The renderer failed (it should not); fall back to one plain line.
+        out = format!("{}[{}]: {}\n", severity_word(d.severity()), d.code, d.message);
+    }
+    out
+}
+
+/// "2 errors, 1 warning".
+pub fn summary(diagnostics: &[Diagnostic]) -> String {
+    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+    let warnings = diagnostics.len() - errors;
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    format!("{}, {}", plural(errors, "error"), plural(warnings, "warning"))
+}
+
+fn severity_word(s: Severity) -> &'static str {
+    match s {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    }
+}
+
+/// A diagnostic seen through miette's protocol, restricted to the labels in one file; labels
+/// in other files become related reports of their own.
+struct Report<'a> {
+    d: &'a Diagnostic,
+    file: FileId,
+    code: FileCode<'a>,
+    help: Option<String>,
+    related: Vec<Report<'a>>,
+    /// For a related report: the one label it shows.
+    only: Option<&'a Label>,
+}
+
+impl<'a> Report<'a> {
+    fn new(d: &'a Diagnostic, file: FileId, sources: &'a Sources) -> Report<'a> {
+        let mut help = d.help.clone();
+        for note in &d.notes {
+            help.push_str("\nnote: ");
+            help.push_str(note);
+        }
+        let related = d
+            .secondary
+            .iter()
+            .filter(|l| l.span.file != file)
+            .map(|l| Report {
+                d,
+                file: l.span.file,
+                code: FileCode::of(sources, l.span.file),
+                help: None,
+                related: Vec::new(),
+                only: Some(l),
+            })
+            .collect();
+        Report { d, file, code: FileCode::of(sources, file), help: (!help.is_empty()).then_some(help), related, only: None }
+    }
+}
+
+impl fmt::Debug for Report<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.d.message)
+    }
+}
+
+impl fmt::Display for Report<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.only {
+            Some(_) => f.write_str("related location"),
+            None => f.write_str(&self.d.message),
+        }
+    }
+}
+
+impl std::error::Error for Report<'_> {}
+
+fn source_span(span: Span) -> SourceSpan {
+    SourceSpan::new((span.start as usize).into(), (span.end - span.start) as usize)
+}
+
+impl miette::Diagnostic for Report<'_> {
+    fn code<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        self.only.is_none().then(|| Box::new(self.d.code) as Box<dyn fmt::Display>)
+    }
+
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(match self.d.severity() {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning => miette::Severity::Warning,
+        })
+    }
+
+    fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        Some(&self.code)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        if let Some(label) = self.only {
+            return Some(Box::new(std::iter::once(LabeledSpan::new_with_span(Some(label.text.clone()), source_span(label.span)))));
+        }
+        let primary = LabeledSpan::new_primary_with_span(Some(self.d.primary.text.clone()), source_span(self.d.primary.span));
+        let secondary = self
+            .d
+            .secondary
+            .iter()
+            .filter(|l| l.span.file == self.file)
+            .map(|l| LabeledSpan::new_with_span(Some(l.text.clone()), source_span(l.span)));
+        Some(Box::new(std::iter::once(primary).chain(secondary)))
+    }
+
+    fn related<'b>(&'b self) -> Option<Box<dyn Iterator<Item = &'b dyn miette::Diagnostic> + 'b>> {
+        (!self.related.is_empty())
+            .then(|| Box::new(self.related.iter().map(|r| r as &dyn miette::Diagnostic)) as Box<dyn Iterator<Item = _>>)
+    }
+}
+
+/// One source file as miette reads it, named after the file.
+struct FileCode<'a> {
+    name: &'a str,
+    text: &'a str,
+}
+
+impl<'a> FileCode<'a> {
+    fn of(sources: &'a Sources, file: FileId) -> FileCode<'a> {
+        match sources.get(file) {
+            Some(f) => FileCode { name: &f.name, text: &f.text },
+            None => FileCode { name: "<unknown>", text: "" },
+        }
+    }
+}
+
+impl SourceCode for FileCode<'_> {
+    fn read_span<'b>(&'b self, span: &SourceSpan, before: usize, after: usize) -> Result<Box<dyn SpanContents<'b> + 'b>, MietteError> {
+        let inner = self.text.read_span(span, before, after)?;
+        Ok(Box::new(MietteSpanContents::new_named(
+            self.name.to_string(),
+            inner.data(),
+            *inner.span(),
+            inner.line(),
+            inner.column(),
+            inner.line_count(),
+        )))
+    }
+}
+
+/// A position for JSON: file name, 1-based line and column, byte offsets.
+#[derive(Serialize)]
+pub struct JsonSpan {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub start: u32,
+    pub end: u32,
+}
+
+impl JsonSpan {
+    pub fn of(span: Span, sources: &Sources) -> JsonSpan {
+        let (line, column) = sources.line_col(span.file, span.start);
+        let file = sources.get(span.file).map_or_else(String::new, |f| f.name.clone());
+        JsonSpan { file, line, column, start: span.start, end: span.end }
+    }
+}
+
+#[derive(Serialize)]
+pub struct JsonLabel {
+    #[serde(flatten)]
+    pub span: JsonSpan,
+    pub text: String,
+    pub primary: bool,
+}
+
+#[derive(Serialize)]
+pub struct JsonDiagnostic {
+    pub code: &'static str,
+    pub severity: Severity,
+    pub rule: &'static str,
+    pub message: String,
+    #[serde(flatten)]
+    pub span: JsonSpan,
+    pub labels: Vec<JsonLabel>,
+    pub help: String,
+    pub notes: Vec<String>,
+}
+
+impl JsonDiagnostic {
+    pub fn of(d: &Diagnostic, sources: &Sources) -> JsonDiagnostic {
+        let label = |l: &Label, primary| JsonLabel { span: JsonSpan::of(l.span, sources), text: l.text.clone(), primary };
+        JsonDiagnostic {
+            code: d.code.as_str(),
+            severity: d.severity(),
+            rule: d.code.rule(),
+            message: d.message.clone(),
+            span: JsonSpan::of(d.primary.span, sources),
+            labels: std::iter::once(label(&d.primary, true)).chain(d.secondary.iter().map(|l| label(l, false))).collect(),
+            help: d.help.clone(),
+            notes: d.notes.clone(),
+        }
+    }
+}

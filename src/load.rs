@@ -1,0 +1,188 @@
+//! Loading an estate: the named files, the files they import, and the GPU catalogs. Reading
+//! goes through [`FileSystem`], so the library does no IO of its own (the CLI passes the real
+//! file system; tests pass a map).
+
+use crate::catalog::{self, Catalog};
+use crate::diagnostics::{Code, Diagnostic, Diagnostics};
+use crate::source::{SourceKind, Sources, Span};
+use crate::syntax::{self, ast};
+use std::path::{Component, Path, PathBuf};
+
+/// Read access to source files.
+pub trait FileSystem {
+    fn read(&self, path: &Path) -> std::io::Result<String>;
+}
+
+/// Imports nest at most this deep (a chain of files, each importing the next).
+pub const MAX_IMPORT_DEPTH: usize = 64;
+
+/// A root file (named by the user) that cannot be read: a usage/IO error, not a spec error.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read {path}: {source}")]
+pub struct RootUnreadable {
+    pub path: String,
+    #[source]
+    pub source: std::io::Error,
+}
+
+pub struct Loaded {
+    pub files: Vec<ast::File>,
+    pub catalog: Catalog,
+}
+
+/// Reads and parses `roots` and their imports, then builds the catalog from the built-in
+/// boards, `catalogs` (from the command line) and `catalog` statements, in that order.
+pub fn load(
+    roots: &[PathBuf],
+    catalogs: &[PathBuf],
+    fs: &dyn FileSystem,
+    sources: &mut Sources,
+    diags: &mut Diagnostics,
+) -> Result<Loaded, RootUnreadable> {
+    let mut loader = Loader { fs, sources, diags, files: Vec::new(), loaded: Vec::new(), stack: Vec::new() };
+    for root in roots {
+        let text = fs.read(root).map_err(|source| RootUnreadable { path: root.display().to_string(), source })?;
+        loader.add(&normalize(root), text, None);
+    }
+    let builtin_id = loader.sources.add(catalog::BUILTIN_NAME, catalog::BUILTIN_YAML, SourceKind::Catalog);
+    let mut catalog = match Catalog::builtin(builtin_id) {
+        Ok(c) => c,
+        Err(problems) => {
+            loader.diags.extend(problems);
+            Catalog::default()
+        }
+    };
+    let mut extra: Vec<(PathBuf, Option<Span>)> = catalogs.iter().map(|p| (p.clone(), None)).collect();
+    for file in &loader.files {
+        for item in &file.items {
+            if let ast::Item::Catalog(path) = item {
+                extra.push((resolve(&loader.path_of(file.file), &path.value), Some(path.span)));
+            }
+        }
+    }
+    for (path, span) in extra {
+        let text = match fs.read(&path) {
+            Ok(t) => t,
+            Err(source) => match span {
+                Some(span) => {
+                    loader.diags.push(unreadable(span, &path, &source));
+                    continue;
+                }
+                None => return Err(RootUnreadable { path: path.display().to_string(), source }),
+            },
+        };
+        let id = loader.sources.add(path.display().to_string(), text, SourceKind::Catalog);
+        let text = loader.sources.get(id).map(|f| f.text.clone()).unwrap_or_default();
+        match catalog::parse_boards(id, &text) {
+            Ok(boards) => loader.diags.extend(catalog.extend(boards)),
+            Err(problems) => loader.diags.extend(problems),
+        }
+    }
+    Ok(Loaded { files: loader.files, catalog })
+}
+
+struct Loader<'a> {
+    fs: &'a dyn FileSystem,
+    sources: &'a mut Sources,
+    diags: &'a mut Diagnostics,
+    files: Vec<ast::File>,
+    /// Paths already loaded, by `FileId` order of the spec files.
+    loaded: Vec<(PathBuf, crate::source::FileId)>,
+    /// The chain of files being loaded, for cycle detection: (path, the import's span).
+    stack: Vec<(PathBuf, Option<Span>)>,
+}
+
+impl Loader<'_> {
+    fn path_of(&self, id: crate::source::FileId) -> PathBuf {
+        self.loaded.iter().find(|(_, f)| *f == id).map(|(p, _)| p.clone()).unwrap_or_default()
+    }
+
+    fn add(&mut self, path: &Path, text: String, via: Option<Span>) {
+        if self.loaded.iter().any(|(p, _)| p == path) {
+            return;
+        }
+        let id = self.sources.add(path.display().to_string(), text, SourceKind::Spec);
+        self.loaded.push((path.to_path_buf(), id));
+        let text = self.sources.get(id).map(|f| f.text.as_str()).unwrap_or("");
+        let file = match syntax::parse(id, text) {
+            Ok(f) => f,
+            Err(d) => {
+                self.diags.push(*d);
+                return;
+            }
+        };
+        let imports: Vec<ast::StringLit> =
+            file.items.iter().filter_map(|i| if let ast::Item::Import(s) = i { Some(s.clone()) } else { None }).collect();
+        self.files.push(file);
+        self.stack.push((path.to_path_buf(), via));
+        for import in imports {
+            self.import(path, &import);
+        }
+        self.stack.pop();
+    }
+
+    fn import(&mut self, from: &Path, import: &ast::StringLit) {
+        let target = resolve(from, &import.value);
+        if let Some(pos) = self.stack.iter().position(|(p, _)| *p == target) {
+            let chain: Vec<String> =
+                self.stack[pos..].iter().map(|(p, _)| p.display().to_string()).chain([target.display().to_string()]).collect();
+            let mut d = Diagnostic::new(
+                Code::ImportCycle,
+                format!("files import each other in a loop: {}", chain.join(" -> ")),
+                import.span,
+                "closes the loop",
+            )
+            .with_help("remove one of these imports; a file may be imported by many files, but not by itself through others");
+            for (_, via) in self.stack[pos + 1..].iter() {
+                if let Some(span) = via {
+                    d = d.with_label(*span, "imported here");
+                }
+            }
+            self.diags.push(d);
+            return;
+        }
+        if self.stack.len() >= MAX_IMPORT_DEPTH {
+            self.diags.push(
+                Diagnostic::new(
+                    Code::ImportUnreadable,
+                    format!("imports nest more than {MAX_IMPORT_DEPTH} files deep"),
+                    import.span,
+                    "too deep",
+                )
+                .with_help("import the files from one top-level file instead of chaining them"),
+            );
+            return;
+        }
+        match self.fs.read(&target) {
+            Ok(text) => self.add(&target, text, Some(import.span)),
+            Err(e) => self.diags.push(unreadable(import.span, &target, &e)),
+        }
+    }
+}
+
+fn unreadable(span: Span, path: &Path, error: &std::io::Error) -> Diagnostic {
+    Diagnostic::new(Code::ImportUnreadable, format!("cannot read `{}`: {error}", path.display()), span, "cannot be read")
+        .with_help("paths are relative to the file that names them; check the name and that the file exists")
+}
+
+/// `target` relative to the directory of `from`, normalized without touching the disk.
+fn resolve(from: &Path, target: &str) -> PathBuf {
+    let target = Path::new(target);
+    let joined = if target.is_absolute() { target.to_path_buf() } else { from.parent().unwrap_or(Path::new("")).join(target) };
+    normalize(&joined)
+}
+
+/// Removes `.` and folds `dir/..`, so one file has one name.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(out.components().next_back(), Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}

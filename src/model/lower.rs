@@ -1,0 +1,1077 @@
+//! Lowering: syntax trees plus the catalog to the typed model. Every resolution and value
+//! error of the whole estate is reported in one run; an entity with a bad attribute is still
+//! lowered (with the attribute left out) so that later checks see as much as possible.
+
+use super::*;
+use crate::diagnostics::{suggest, Code, Diagnostic, Diagnostics};
+use crate::syntax::ast::{self, Attribute, Body, EntityKind, Reference, Value, ValueKind};
+use std::collections::HashMap;
+
+/// Most names one range may declare (`vm x[1..100000000]` is refused, not expanded).
+pub const MAX_RANGE: u64 = 100_000;
+
+/// Lowers parsed files, in the order given, into one model.
+pub(crate) fn lower(files: &[ast::File], catalog: Catalog, diags: &mut Diagnostics) -> Model {
+    let mut lowerer = Lowerer { model: Model { catalog, ..Model::default() }, diags, names: Names::default(), vm_spans: Vec::new() };
+    let mut entities: Vec<(EntityKind, Instance)> = Vec::new();
+    for file in files {
+        for item in &file.items {
+            if let ast::Item::Entity(entity) = item {
+                for instance in lowerer.expand(entity) {
+                    entities.push((entity.kind, instance));
+                }
+            }
+        }
+    }
+    // Licences and hosts first (their GPUs are what VMs refer to), then VM names (what pools
+    // refer to), then VM bodies, then pools.
+    for (kind, inst) in &entities {
+        match kind {
+            EntityKind::License => lowerer.license(inst),
+            EntityKind::Host => lowerer.host(inst),
+            _ => {}
+        }
+    }
+    let vm_instances: Vec<&Instance> = entities.iter().filter(|(k, _)| *k == EntityKind::Vm).map(|(_, i)| i).collect();
+    let vm_slots: Vec<Option<VmId>> = vm_instances.iter().map(|inst| lowerer.declare_vm(inst)).collect();
+    for (inst, slot) in vm_instances.iter().zip(vm_slots) {
+        lowerer.vm(inst, slot);
+    }
+    for (kind, inst) in &entities {
+        if *kind == EntityKind::Bitfusion {
+            lowerer.pool(inst);
+        }
+    }
+    lowerer.model
+}
+
+/// One entity after range expansion: `dev[1..4]` gives four instances sharing one body.
+struct Instance<'a> {
+    name: String,
+    /// The name as written (`dev[1..4]`), for messages about the shared body.
+    written: String,
+    span: Span,
+    body: &'a Body,
+}
+
+#[derive(Default)]
+struct Names {
+    licenses: HashMap<String, LicenseId>,
+    hosts: HashMap<String, HostId>,
+    vms: HashMap<String, VmId>,
+    pools: HashMap<String, PoolId>,
+    /// Per host: GPU name to id.
+    gpus: HashMap<HostId, HashMap<String, GpuId>>,
+}
+
+struct Lowerer<'d> {
+    model: Model,
+    diags: &'d mut Diagnostics,
+    names: Names,
+    /// Name spans of declared VMs, by id (VM bodies are lowered after all names are known).
+    vm_spans: Vec<Span>,
+}
+
+impl Lowerer<'_> {
+    fn expand<'a>(&mut self, entity: &'a ast::Entity) -> Vec<Instance<'a>> {
+        let pattern = &entity.name;
+        let base = &pattern.ident.text;
+        let written = self.model_text(pattern);
+        let Some(range) = &pattern.range else {
+            return vec![Instance { name: base.clone(), written, span: pattern.span, body: &entity.body }];
+        };
+        let (first, last) = (range.first.text.parse::<u64>().ok(), range.last.text.parse::<u64>().ok());
+        let (Some(first), Some(last)) = (first, last) else {
+            self.diags.push(
+                Diagnostic::new(Code::InvalidRange, "the range bounds are too large", range.span, "bounds do not fit")
+                    .with_help(format!("ranges declare at most {MAX_RANGE} names")),
+            );
+            return Vec::new();
+        };
+        if last < first {
+            self.diags.push(
+                Diagnostic::new(
+                    Code::InvalidRange,
+                    format!("the range `{base}[{first}..{last}]` is reversed"),
+                    range.span,
+                    "the first bound is above the last",
+                )
+                .with_help(format!("write `{base}[{last}..{first}]`")),
+            );
+            return Vec::new();
+        }
+        let count = last - first + 1;
+        if count > MAX_RANGE {
+            self.diags.push(
+                Diagnostic::new(Code::InvalidRange, format!("the range declares {count} names"), range.span, "too many names")
+                    .with_help(format!("ranges declare at most {MAX_RANGE} names; split the estate into several ranges or files")),
+            );
+            return Vec::new();
+        }
+        // `esx[01..16]`: a leading zero in the first bound pads every name to its width.
+        let width = if range.first.text.starts_with('0') && range.first.text.len() > 1 { range.first.text.len() } else { 0 };
+        (first..=last)
+            .map(|n| Instance { name: format!("{base}{n:0width$}"), written: written.clone(), span: pattern.span, body: &entity.body })
+            .collect()
+    }
+
+    fn model_text(&self, pattern: &ast::NamePattern) -> String {
+        match &pattern.range {
+            Some(r) => format!("{}[{}..{}]", pattern.ident.text, r.first.text, r.last.text),
+            None => pattern.ident.text.clone(),
+        }
+    }
+
+    /// Records a name in its kind's table; a second entity of the same name is E0101.
+    fn declare<Id: Copy>(
+        &mut self,
+        table: fn(&mut Names) -> &mut HashMap<String, Id>,
+        kind: &str,
+        name: &str,
+        span: Span,
+        id: Id,
+        first_span: fn(&Self, Id) -> Span,
+    ) -> bool {
+        if let Some(&existing) = table(&mut self.names).get(name) {
+            let first = first_span(self, existing);
+            self.diags.push(
+                Diagnostic::new(
+                    Code::DuplicateName,
+                    format!("{kind} `{name}` is declared twice"),
+                    span,
+                    format!("second {kind} named `{name}`"),
+                )
+                .with_label(first, "first declared here")
+                .with_help(format!("rename one of them; {kind} names are unique across the estate")),
+            );
+            return false;
+        }
+        table(&mut self.names).insert(name.to_string(), id);
+        true
+    }
+
+    fn license(&mut self, inst: &Instance) {
+        let r = Reader::new(inst.body, "license", &["server", "port", "backup", "backup_port", "token"], &[], &[], self.diags);
+        let id = LicenseId(self.model.licenses.len() as u32);
+        let server = r.attr("server").and_then(|a| address(a, self.diags));
+        let token = r.attr("token").and_then(|a| string_value(a, self.diags)).and_then(|s| {
+            values::check_file_name(&s.value)
+                .map(|()| s.clone())
+                .map_err(|why| invalid(self.diags, s.span, why, "give the token's file name as downloaded from the licensing portal"))
+                .ok()
+        });
+        let port =
+            |key: &str, diags: &mut Diagnostics| r.attr(key).and_then(|a| integer(a, 1, 65535, diags)).map_or(7070, |p| p.value as u16);
+        let kind = match (server, token) {
+            (Some(primary), None) => {
+                let backup = r
+                    .attr("backup")
+                    .and_then(|a| address(a, self.diags))
+                    .map(|address| Endpoint { address, port: port("backup_port", self.diags) });
+                LicenseKind::Server { primary: Endpoint { address: primary, port: port("port", self.diags) }, backup }
+            }
+            (None, Some(file)) => {
+                for key in ["port", "backup", "backup_port"] {
+                    if let Some(a) = r.attr(key) {
+                        invalid(
+                            self.diags,
+                            a.span,
+                            format!("`{key}` belongs to a license server; an NLS token licence has none"),
+                            "remove it, or use `server` instead of `token`",
+                        );
+                    }
+                }
+                LicenseKind::Token { file }
+            }
+            (Some(s), Some(t)) => {
+                self.diags.push(
+                    Diagnostic::new(
+                        Code::InvalidValue,
+                        format!("licence `{}` has both a server and a token", inst.name),
+                        t.span,
+                        "token here",
+                    )
+                    .with_label(s.span, "server here")
+                    .with_help(
+                        "a licence is either a legacy license server (`server`) or an NLS client configuration token (`token`); keep one",
+                    ),
+                );
+                return;
+            }
+            (None, None) => {
+                if r.attr("server").is_none() && r.attr("token").is_none() {
+                    missing_with(self.diags, "licence", &inst.written, inst.span, "server", "add `server \"10.1.2.3\"` for a legacy license server, or `token \"client_configuration_token_<timestamp>.tok\"` for NLS".to_string());
+                }
+                return;
+            }
+        };
+        if self.declare(|n| &mut n.licenses, "licence", &inst.name, inst.span, id, |l, id| l.model.license(id).span) {
+            self.model.licenses.push(License { name: inst.name.clone(), span: inst.span, kind });
+        }
+    }
+
+    fn host(&mut self, inst: &Instance) {
+        let r = Reader::new(
+            inst.body,
+            "host",
+            &["address", "esxi", "memory", "assignment", "graphics"],
+            &["gpu", "bios", "nvidia"],
+            &["gpu"],
+            self.diags,
+        );
+        let id = HostId(self.model.hosts.len() as u32);
+        if !self.declare(|n| &mut n.hosts, "host", &inst.name, inst.span, id, |l, id| l.model.host(id).span) {
+            return;
+        }
+        let address = r.attr("address").and_then(|a| address(a, self.diags)).map(|s| s.value);
+        let esxi = r.attr("esxi").and_then(|a| {
+            let v = version_text(a, self.diags)?;
+            EsxiVersion::parse(&v.value)
+                .map(|e| Spanned::new(e, v.span))
+                .map_err(|why| invalid(self.diags, v.span, why, "e.g. `esxi \"8.0 U3\"`"))
+                .ok()
+        });
+        if r.attr("address").is_none() {
+            missing(self.diags, "host", &inst.written, inst.span, "address \"esx14.lab.local\"");
+        }
+        if r.attr("esxi").is_none() {
+            missing(self.diags, "host", &inst.written, inst.span, "esxi \"8.0 U3\"");
+        }
+        let memory = r.attr("memory").and_then(|a| size(a, self.diags));
+        let assignment = r
+            .attr("assignment")
+            .and_then(|a| {
+                word(a, &[("performance", AssignmentPolicy::Performance), ("consolidation", AssignmentPolicy::Consolidation)], self.diags)
+            })
+            .map_or(AssignmentPolicy::default(), |s| s.value);
+        let graphics = r
+            .attr("graphics")
+            .and_then(|a| word(a, &[("shared_direct", GraphicsType::SharedDirect), ("shared", GraphicsType::Shared)], self.diags));
+        let above_4g_decoding = r.block("bios").and_then(|b| {
+            let br = Reader::new(&b.body, "bios", &["above_4g_decoding"], &[], &[], self.diags);
+            br.attr("above_4g_decoding").and_then(|a| boolean(a, self.diags))
+        });
+        let nvidia = r.block("nvidia").map(|b| {
+            let nr = Reader::new(&b.body, "nvidia", &["vib", "release", "scheduler", "time_slice"], &[], &[], self.diags);
+            let vib = nr.attr("vib").and_then(|a| string_value(a, self.diags)).filter(|s| {
+                values::check_host_path(&s.value)
+                    .map_err(|why| {
+                        invalid(self.diags, s.span, why, "write the datastore path, e.g. \"/vmfs/volumes/ds1/NVIDIA/driver.vib\"")
+                    })
+                    .is_ok()
+            });
+            let release = nr.attr("release").and_then(|a| {
+                let v = version_text(a, self.diags)?;
+                Version::parse(&v.value).map(|ver| Spanned::new(ver, v.span)).or_else(|| {
+                    invalid(
+                        self.diags,
+                        v.span,
+                        format!("`{}` is not a vGPU software release", v.value),
+                        "write the release as `6.2`, `16.5` or `17.0`",
+                    );
+                    None
+                })
+            });
+            let scheduler = nr.attr("scheduler").and_then(|a| {
+                word(
+                    a,
+                    &[
+                        ("best_effort", Scheduler::BestEffort),
+                        ("equal_share", Scheduler::EqualShare),
+                        ("fixed_share", Scheduler::FixedShare),
+                    ],
+                    self.diags,
+                )
+            });
+            let time_slice = nr.attr("time_slice").and_then(|a| milliseconds(a, self.diags));
+            HostDriver { span: b.key.span, vib, release, scheduler, time_slice }
+        });
+        let Some(esxi) = esxi else {
+            return self.skip_host_gpus(&r);
+        };
+        self.model.hosts.push(Host {
+            name: inst.name.clone(),
+            span: inst.span,
+            address: address.unwrap_or_default(),
+            esxi,
+            memory,
+            assignment,
+            graphics,
+            above_4g_decoding,
+            nvidia,
+            gpus: Vec::new(),
+        });
+        for block in r.blocks("gpu") {
+            self.gpu(id, block);
+        }
+    }
+
+    /// A host whose version could not be read is left out, but its GPUs are still checked
+    /// for value errors so that one run reports them all.
+    fn skip_host_gpus(&mut self, r: &Reader) {
+        self.names.hosts.retain(|_, id| id.index() < self.model.hosts.len());
+        for block in r.blocks("gpu") {
+            let _ = Reader::new(&block.body, "gpu", GPU_KEYS, &[], &[], self.diags);
+        }
+    }
+
+    fn gpu(&mut self, host: HostId, block: &ast::Block) {
+        let Some(name) = &block.name else {
+            self.diags.push(
+                Diagnostic::new(Code::MissingAttribute, "this GPU has no name", block.key.span, "name missing")
+                    .with_help("write `gpu g0 { model ... pci ... use ... }`; VMs refer to it as `host.g0`"),
+            );
+            return;
+        };
+        let r = Reader::new(&block.body, "gpu", GPU_KEYS, &[], &[], self.diags);
+        let id = GpuId(self.model.gpus.len() as u32);
+        let host_name = self.model.host(host).name.clone();
+        let table = self.names.gpus.entry(host).or_default();
+        if let Some(&first) = table.get(&name.text) {
+            let first_span = self.model.gpu(first).span;
+            self.diags.push(
+                Diagnostic::new(
+                    Code::DuplicateName,
+                    format!("GPU `{}` is declared twice on host `{host_name}`", name.text),
+                    name.span,
+                    "second GPU of this name",
+                )
+                .with_label(first_span, "first declared here")
+                .with_help("give every GPU of a host its own name"),
+            );
+            return;
+        }
+        table.insert(name.text.clone(), id);
+        let (board, model_span) = match r.attr("model") {
+            Some(a) => match single(a, self.diags) {
+                Some(v) => match &v.kind {
+                    ValueKind::Reference(re) if re.second.is_none() => {
+                        let board = self.model.catalog.find(&re.first.text);
+                        if board.is_none() {
+                            let help = suggest::help_for(&re.first.text, "GPU model", self.model.catalog.all_names());
+                            self.diags.push(
+                                Diagnostic::new(
+                                    Code::UnknownModel,
+                                    format!("GPU model `{}` is not in the catalog", re.first.text),
+                                    v.span,
+                                    "unknown model",
+                                )
+                                .with_help(format!("{help}; `catalog \"boards.yaml\"` adds boards of your own")),
+                            );
+                        }
+                        (board, v.span)
+                    }
+                    _ => {
+                        wrong_kind(self.diags, a, v, "a model name such as `tesla-t4`");
+                        (None, v.span)
+                    }
+                },
+                None => (None, a.span),
+            },
+            None => {
+                missing(self.diags, "GPU", &name.text, name.span, "model tesla-t4");
+                (None, name.span)
+            }
+        };
+        let pci = match r.attr("pci") {
+            Some(a) => single(a, self.diags).and_then(|v| match &v.kind {
+                ValueKind::Pci(text) => PciAddress::parse(text)
+                    .map(|p| Spanned::new(p, v.span))
+                    .map_err(|why| {
+                        self.diags.push(
+                            Diagnostic::new(Code::MalformedPci, format!("`{text}` is not a valid PCI address"), v.span, why)
+                                .with_help("copy the address from `esxcli hardware pci list` or `lspci`, e.g. `0000:3b:00.0`"),
+                        );
+                    })
+                    .ok(),
+                _ => {
+                    self.diags.push(
+                        Diagnostic::new(Code::MalformedPci, "a PCI address is expected", v.span, format!("found {}", v.kind.describe()))
+                            .with_help("write domain:bus:device.function in hex, unquoted, e.g. `pci 0000:3b:00.0`"),
+                    );
+                    None
+                }
+            }),
+            None => {
+                missing(self.diags, "GPU", &name.text, name.span, "pci 0000:3b:00.0");
+                None
+            }
+        };
+        let usage = match r.attr("use").and_then(|a| word(a, &[("passthrough", GpuUse::Passthrough), ("vgpu", GpuUse::Vgpu)], self.diags)) {
+            Some(u) => u,
+            None => {
+                if r.attr("use").is_none() {
+                    missing_with(
+                        self.diags,
+                        "GPU",
+                        &name.text,
+                        name.span,
+                        "use",
+                        "add `use passthrough` (a whole GPU for one VM) or `use vgpu` (shared by vGPU types)".to_string(),
+                    );
+                }
+                Spanned::new(GpuUse::Passthrough, name.span)
+            }
+        };
+        let mode = r
+            .attr("mode")
+            .and_then(|a| word(a, &[("same_size", VgpuMode::SameSize), ("mixed_size", VgpuMode::MixedSize)], self.diags))
+            .unwrap_or(Spanned::new(VgpuMode::SameSize, name.span));
+        let ecc = r.attr("ecc").and_then(|a| boolean(a, self.diags));
+        self.model.gpus.push(Gpu { name: name.text.clone(), span: name.span, host, board, model_span, pci, usage, mode, ecc });
+        self.model.hosts[host.index()].gpus.push(id);
+    }
+
+    fn declare_vm(&mut self, inst: &Instance) -> Option<VmId> {
+        let id = VmId(self.vm_spans.len() as u32);
+        let fresh = self.declare(|n| &mut n.vms, "VM", &inst.name, inst.span, id, |l, id| l.vm_spans[id.index()]);
+        fresh.then(|| {
+            self.vm_spans.push(inst.span);
+            id
+        })
+    }
+
+    fn vm(&mut self, inst: &Instance, slot: Option<VmId>) {
+        let r = Reader::new(
+            inst.body,
+            "vm",
+            &["host", "memory", "cpus", "firmware", "reservation", "mmio", "passthrough", "vgpu", "vmotion", "drs", "snapshots"],
+            &["guest"],
+            &["vgpu", "passthrough"],
+            self.diags,
+        );
+        let host = r.attr("host").and_then(|a| {
+            let name = plain_name(a, self.diags)?;
+            self.resolve_host(&name)
+        });
+        if r.attr("host").is_none() {
+            missing(self.diags, "VM", &inst.written, inst.span, "host esx14");
+        }
+        let memory = r.attr("memory").and_then(|a| size(a, self.diags));
+        if r.attr("memory").is_none() {
+            missing(self.diags, "VM", &inst.written, inst.span, "memory 64GiB");
+        }
+        let cpus = r.attr("cpus").and_then(|a| integer(a, 1, 768, self.diags)).map(|c| c.value as u32);
+        let firmware = r.attr("firmware").and_then(|a| word(a, &[("efi", Firmware::Efi), ("bios", Firmware::Bios)], self.diags));
+        let reservation = r.attr("reservation").and_then(|a| size(a, self.diags));
+        let mmio = r.attr("mmio").and_then(|a| size(a, self.diags));
+        let mut passthrough = Vec::new();
+        for a in r.attrs("passthrough") {
+            for v in &a.values {
+                if let Some(gpu) = self.gpu_ref(v, host) {
+                    passthrough.push(gpu);
+                }
+            }
+        }
+        let mut vgpus = Vec::new();
+        for a in r.attrs("vgpu") {
+            for v in &a.values {
+                match &v.kind {
+                    ValueKind::Reference(re) if re.second.is_none() => {
+                        vgpus.push(VgpuRequest { type_name: re.first.text.to_ascii_lowercase(), span: v.span, pinned: None })
+                    }
+                    ValueKind::Placed { item, target } => {
+                        let pinned = self.gpu_target(target, host);
+                        vgpus.push(VgpuRequest { type_name: item.text.to_ascii_lowercase(), span: item.span, pinned });
+                    }
+                    _ => wrong_kind(self.diags, a, v, "a vGPU type such as `grid_p100-8q`, optionally `on host.gpu`"),
+                }
+            }
+        }
+        let flag = |key: &str, diags: &mut Diagnostics| r.attr(key).and_then(|a| boolean(a, diags));
+        let vmotion = flag("vmotion", self.diags);
+        let drs = flag("drs", self.diags);
+        let snapshots = flag("snapshots", self.diags);
+        let guest = r.block("guest").map(|b| self.guest(b));
+        let Some(slot) = slot else { return };
+        debug_assert_eq!(slot.index(), self.model.vms.len());
+        // A VM without a readable memory size is kept (with size 0, meaning unknown) so that
+        // ids stay dense and its other problems are still reported.
+        let memory = memory.unwrap_or(Spanned::new(ByteSize(0), inst.span));
+        self.model.vms.push(Vm {
+            name: inst.name.clone(),
+            span: inst.span,
+            host,
+            memory,
+            cpus,
+            firmware,
+            reservation,
+            mmio,
+            passthrough,
+            vgpus,
+            vmotion,
+            drs,
+            snapshots,
+            guest,
+        });
+    }
+
+    fn guest(&mut self, block: &ast::Block) -> Guest {
+        let r = Reader::new(&block.body, "guest", &["os", "driver", "cuda", "license", "licence", "product"], &[], &[], self.diags);
+        let os = r.attr("os").and_then(|a| word(a, &[("linux", GuestOs::Linux), ("windows", GuestOs::Windows)], self.diags));
+        let driver = r.attr("driver").and_then(|a| self.version(a, "a driver version such as \"390.42\""));
+        let cuda = r.attr("cuda").and_then(|a| self.version(a, "a CUDA version such as \"12.2\""));
+        let license = r.attr("license").or_else(|| r.attr("licence")).and_then(|a| {
+            let name = plain_name(a, self.diags)?;
+            match self.names.licenses.get(&name.value) {
+                Some(&id) => Some(Spanned::new(id, name.span)),
+                None => {
+                    unknown(self.diags, "licence", &name, self.names.licenses.keys().map(String::as_str));
+                    None
+                }
+            }
+        });
+        let product = r.attr("product").and_then(|a| word(a, &[("vws", Product::Vws), ("vcs", Product::Vcs)], self.diags));
+        Guest { span: block.key.span, os, driver, cuda, license, product }
+    }
+
+    fn version(&mut self, a: &Attribute, example: &str) -> Option<Spanned<Version>> {
+        let v = version_text(a, self.diags)?;
+        match Version::parse(&v.value) {
+            Some(ver) => Some(Spanned::new(ver, v.span)),
+            None => {
+                invalid(self.diags, v.span, format!("`{}` is not a version", v.value), &format!("write {example}"));
+                None
+            }
+        }
+    }
+
+    fn resolve_host(&mut self, name: &Spanned<String>) -> Option<HostId> {
+        match self.names.hosts.get(&name.value) {
+            Some(&id) => Some(id),
+            None => {
+                unknown(self.diags, "host", name, self.names.hosts.keys().map(String::as_str));
+                None
+            }
+        }
+    }
+
+    /// A passthrough list entry: `esx14.g0`, or `g0` for a GPU of the VM's own host.
+    fn gpu_ref(&mut self, v: &Value, vm_host: Option<HostId>) -> Option<Spanned<GpuId>> {
+        match &v.kind {
+            ValueKind::Reference(re) => self.gpu_target(re, vm_host),
+            _ => {
+                self.diags.push(
+                    Diagnostic::new(Code::WrongValueKind, "`passthrough` lists GPUs", v.span, format!("found {}", v.kind.describe()))
+                        .with_help("name GPUs as `host.gpu` (e.g. `esx14.g0`) or, on the VM's own host, just `g0`"),
+                );
+                None
+            }
+        }
+    }
+
+    fn gpu_target(&mut self, re: &Reference, vm_host: Option<HostId>) -> Option<Spanned<GpuId>> {
+        let (host, gpu_name) = match &re.second {
+            Some(gpu) => {
+                let host_name = Spanned::new(re.first.text.clone(), re.first.span);
+                (self.resolve_host(&host_name)?, gpu)
+            }
+            None => (vm_host?, &re.first),
+        };
+        let table = self.names.gpus.get(&host);
+        match table.and_then(|t| t.get(&gpu_name.text)) {
+            Some(&id) => Some(Spanned::new(id, re.span)),
+            None => {
+                let host_name = &self.model.host(host).name;
+                let names: Vec<&str> = table.map(|t| t.keys().map(String::as_str).collect()).unwrap_or_default();
+                let mut sorted = names.clone();
+                sorted.sort_unstable();
+                let help = suggest::help_for(&gpu_name.text, "GPU", sorted.iter().copied());
+                self.diags.push(
+                    Diagnostic::new(
+                        Code::UnknownReference,
+                        format!("host `{host_name}` has no GPU `{}`", gpu_name.text),
+                        gpu_name.span,
+                        "no such GPU on this host",
+                    )
+                    .with_help(help),
+                );
+                None
+            }
+        }
+    }
+
+    fn pool(&mut self, inst: &Instance) {
+        let r = Reader::new(inst.body, "bitfusion", &["flexdirect", "bitfusion"], &["server", "client"], &["server", "client"], self.diags);
+        let id = PoolId(self.model.pools.len() as u32);
+        if !self.declare(|n| &mut n.pools, "Bitfusion pool", &inst.name, inst.span, id, |l, id| l.model.pools[id.index()].span) {
+            return;
+        }
+        let product = match (r.attr("flexdirect"), r.attr("bitfusion")) {
+            (Some(a), None) => self.product_version(a, true),
+            (None, Some(a)) => self.product_version(a, false),
+            (Some(a), Some(b)) => {
+                self.diags.push(
+                    Diagnostic::new(Code::InvalidValue, "a pool runs either FlexDirect or vSphere Bitfusion", b.span, "second product")
+                        .with_label(a.span, "first product")
+                        .with_help("keep `flexdirect \"1.x\"` for FlexDirect 1.x or `bitfusion \"2.5\"` for vSphere Bitfusion"),
+                );
+                None
+            }
+            (None, None) => {
+                missing_with(
+                    self.diags,
+                    "Bitfusion pool",
+                    &inst.written,
+                    inst.span,
+                    "flexdirect",
+                    "add `flexdirect \"1.x\"` (FlexDirect) or `bitfusion \"2.5\"` (vSphere Bitfusion)".to_string(),
+                );
+                None
+            }
+        };
+        let mut servers: Vec<PoolServer> = Vec::new();
+        for b in r.blocks("server") {
+            let Some(name) = &b.name else {
+                missing_with(
+                    self.diags,
+                    "Bitfusion server",
+                    "",
+                    b.key.span,
+                    "name",
+                    "name the VM that serves: `server trainer { address \"10.1.3.11\" }`".to_string(),
+                );
+                continue;
+            };
+            let sr = Reader::new(&b.body, "server", &["address"], &[], &[], self.diags);
+            let address = sr.attr("address").and_then(|a| address(a, self.diags)).map(|s| s.value);
+            if sr.attr("address").is_none() {
+                missing(self.diags, "Bitfusion server", &name.text, name.span, "address \"10.1.3.11\"");
+            }
+            if let Some(first) = servers.iter().find(|s| s.name == name.text) {
+                self.diags.push(
+                    Diagnostic::new(
+                        Code::DuplicateName,
+                        format!("server `{}` is listed twice in pool `{}`", name.text, inst.name),
+                        name.span,
+                        "listed again",
+                    )
+                    .with_label(first.span, "first listed here")
+                    .with_help("list each server once"),
+                );
+                continue;
+            }
+            let vm = match self.names.vms.get(&name.text) {
+                Some(&id) => Some(id),
+                None => {
+                    let spanned = Spanned::new(name.text.clone(), name.span);
+                    let mut vm_names: Vec<&str> = self.model.vms.iter().map(|v| v.name.as_str()).collect();
+                    vm_names.sort_unstable();
+                    unknown(self.diags, "VM", &spanned, vm_names);
+                    None
+                }
+            };
+            servers.push(PoolServer { name: name.text.clone(), span: name.span, vm, address: address.unwrap_or_default() });
+        }
+        let mut clients: Vec<PoolClient> = Vec::new();
+        for b in r.blocks("client") {
+            let Some(name) = &b.name else {
+                missing_with(
+                    self.diags,
+                    "Bitfusion client",
+                    "",
+                    b.key.span,
+                    "name",
+                    "name the client: `client notebook { address \"10.1.4.20\" }`".to_string(),
+                );
+                continue;
+            };
+            let cr = Reader::new(&b.body, "client", &["address", "servers", "gpus", "share", "memory"], &[], &[], self.diags);
+            if let Some(first) = clients.iter().find(|c| c.name == name.text) {
+                self.diags.push(
+                    Diagnostic::new(
+                        Code::DuplicateName,
+                        format!("client `{}` is listed twice in pool `{}`", name.text, inst.name),
+                        name.span,
+                        "listed again",
+                    )
+                    .with_label(first.span, "first listed here")
+                    .with_help("list each client once"),
+                );
+                continue;
+            }
+            let address = cr.attr("address").and_then(|a| address(a, self.diags)).map(|s| s.value);
+            if cr.attr("address").is_none() {
+                missing(self.diags, "Bitfusion client", &name.text, name.span, "address \"10.1.4.20\"");
+            }
+            let (chosen, servers_span) = match cr.attr("servers") {
+                Some(a) => {
+                    let mut chosen = Vec::new();
+                    for v in &a.values {
+                        let Some(n) = value_name(v) else {
+                            wrong_kind(self.diags, a, v, "server names of this pool");
+                            continue;
+                        };
+                        match servers.iter().position(|s| s.name == n.value) {
+                            Some(i) => chosen.push(i),
+                            None => unknown(self.diags, "server of this pool", &n, servers.iter().map(|s| s.name.as_str())),
+                        }
+                    }
+                    (chosen, a.span)
+                }
+                None => ((0..servers.len()).collect(), name.span),
+            };
+            let gpus = cr
+                .attr("gpus")
+                .and_then(|a| integer(a, 0, 1024, self.diags))
+                .map_or(Spanned::new(1, name.span), |g| Spanned::new(g.value as u32, g.span));
+            let share = cr.attr("share").and_then(|a| fraction(a, self.diags));
+            let memory = cr.attr("memory").and_then(|a| size(a, self.diags));
+            clients.push(PoolClient {
+                name: name.text.clone(),
+                span: name.span,
+                address: address.unwrap_or_default(),
+                servers: chosen,
+                servers_span,
+                gpus,
+                share,
+                memory,
+            });
+        }
+        if let Some(product) = product {
+            self.model.pools.push(Pool { name: inst.name.clone(), span: inst.span, product, servers, clients });
+        } else {
+            self.names.pools.remove(&inst.name);
+        }
+    }
+
+    fn product_version(&mut self, a: &Attribute, flexdirect: bool) -> Option<Spanned<BitfusionProduct>> {
+        let v = version_text(a, self.diags)?;
+        // `1.x` means any 1.y release.
+        let text = v.value.trim_end_matches(".x");
+        match Version::parse(text) {
+            Some(version) => Some(Spanned::new(BitfusionProduct { flexdirect, version }, v.span)),
+            None => {
+                invalid(
+                    self.diags,
+                    v.span,
+                    format!("`{}` is not a version", v.value),
+                    "write e.g. `flexdirect \"1.x\"` or `bitfusion \"2.5\"`",
+                );
+                None
+            }
+        }
+    }
+}
+
+const GPU_KEYS: &[&str] = &["model", "pci", "use", "mode", "ecc"];
+
+/// The attributes and nested blocks of one body, checked against the keys its kind takes.
+struct Reader<'a> {
+    attrs: Vec<&'a Attribute>,
+    blocks: Vec<&'a ast::Block>,
+}
+
+impl<'a> Reader<'a> {
+    /// `attrs` and `blocks` are the attributes and nested blocks this kind takes;
+    /// `repeatable` may appear more than once. Unknown keys (E0002), the wrong form (E0005)
+    /// and repeats (E0004) are reported here.
+    fn new(body: &'a Body, what: &str, attrs: &[&str], blocks: &[&str], repeatable: &[&str], diags: &mut Diagnostics) -> Reader<'a> {
+        let mut reader = Reader { attrs: Vec::new(), blocks: Vec::new() };
+        let mut seen: HashMap<&str, Span> = HashMap::new();
+        for entry in &body.entries {
+            let (key, span, is_block) = match entry {
+                ast::Entry::Attribute(a) => (&a.key, a.span, false),
+                ast::Entry::Block(b) => (&b.key, b.span, true),
+            };
+            let k = key.text.as_str();
+            let keys = attrs.iter().chain(blocks).copied();
+            let Some(known) = keys.clone().find(|&x| x == k) else {
+                let help = suggest::help_for(k, "attribute", keys);
+                diags.push(
+                    Diagnostic::new(Code::UnknownAttribute, format!("a {what} block has no `{k}`"), key.span, format!("unknown in {what}"))
+                        .with_help(help),
+                );
+                continue;
+            };
+            if is_block != blocks.contains(&known) {
+                let help =
+                    if is_block { format!("write `{k} value` without braces") } else { format!("`{k}` is a block: write `{k} {{ ... }}`") };
+                diags.push(
+                    Diagnostic::new(
+                        Code::WrongValueKind,
+                        format!("`{k}` is {} here", if is_block { "an attribute, not a block" } else { "a block, not an attribute" }),
+                        key.span,
+                        "wrong form",
+                    )
+                    .with_help(help),
+                );
+                continue;
+            }
+            if !repeatable.contains(&known) {
+                if let Some(&first) = seen.get(known) {
+                    diags.push(
+                        Diagnostic::new(Code::RepeatedAttribute, format!("`{k}` is given twice"), key.span, "given again")
+                            .with_label(first, "first given here")
+                            .with_help("keep one of them"),
+                    );
+                    continue;
+                }
+                seen.insert(known, key.span);
+            }
+            match entry {
+                ast::Entry::Attribute(a) => reader.attrs.push(a),
+                ast::Entry::Block(b) => {
+                    if b.name.is_some() && !matches!(known, "gpu" | "server" | "client") {
+                        diags.push(
+                            Diagnostic::new(
+                                Code::WrongValueKind,
+                                format!("a `{k}` block has no name"),
+                                b.name.as_ref().map_or(span, |n| n.span),
+                                "remove this name",
+                            )
+                            .with_help(format!("write `{k} {{ ... }}`")),
+                        );
+                    }
+                    reader.blocks.push(b)
+                }
+            }
+        }
+        reader
+    }
+
+    fn attr(&self, key: &str) -> Option<&'a Attribute> {
+        self.attrs.iter().copied().find(|a| a.key.text == key)
+    }
+
+    fn attrs<'k>(&'k self, key: &'k str) -> impl Iterator<Item = &'a Attribute> + 'k {
+        self.attrs.iter().copied().filter(move |a| a.key.text == key)
+    }
+
+    fn block(&self, key: &str) -> Option<&'a ast::Block> {
+        self.blocks.iter().copied().find(|b| b.key.text == key)
+    }
+
+    fn blocks<'k>(&'k self, key: &'k str) -> impl Iterator<Item = &'a ast::Block> + 'k {
+        self.blocks.iter().copied().filter(move |b| b.key.text == key)
+    }
+}
+
+/// E0003 for a required attribute; `example` is what to add, e.g. `memory 64GiB`.
+fn missing(diags: &mut Diagnostics, what: &str, name: &str, span: Span, example: &str) {
+    let key = example.split(' ').next().unwrap_or(example);
+    missing_with(diags, what, name, span, key, format!("add `{example}`"));
+}
+
+fn missing_with(diags: &mut Diagnostics, what: &str, name: &str, span: Span, key: &str, help: String) {
+    let named = if name.is_empty() { String::new() } else { format!(" `{name}`") };
+    diags.push(
+        Diagnostic::new(Code::MissingAttribute, format!("{what}{named} has no `{key}`"), span, format!("`{key}` missing")).with_help(help),
+    );
+}
+
+fn invalid(diags: &mut Diagnostics, span: Span, why: impl Into<String>, help: &str) {
+    let why = why.into();
+    diags.push(Diagnostic::new(Code::InvalidValue, why.clone(), span, "invalid value").with_help(help.to_string()));
+}
+
+fn unknown<'a>(diags: &mut Diagnostics, what: &str, name: &Spanned<String>, candidates: impl IntoIterator<Item = &'a str>) {
+    let mut list: Vec<&str> = candidates.into_iter().collect();
+    list.sort_unstable();
+    let help = suggest::help_for(&name.value, what, list.iter().copied());
+    diags.push(
+        Diagnostic::new(Code::UnknownReference, format!("no {what} is named `{}`", name.value), name.span, format!("unknown {what}"))
+            .with_help(help),
+    );
+}
+
+fn wrong_kind(diags: &mut Diagnostics, a: &Attribute, v: &Value, expected: &str) {
+    diags.push(
+        Diagnostic::new(Code::WrongValueKind, format!("`{}` takes {expected}", a.key.text), v.span, format!("found {}", v.kind.describe()))
+            .with_help(format!("write `{} ` followed by {expected}", a.key.text)),
+    );
+}
+
+/// The one value of a single-valued attribute (E0005 when a list is given).
+fn single<'v>(a: &'v Attribute, diags: &mut Diagnostics) -> Option<&'v Value> {
+    match a.values.as_slice() {
+        [v] => Some(v),
+        [first, second, ..] => {
+            diags.push(
+                Diagnostic::new(
+                    Code::WrongValueKind,
+                    format!("`{}` takes one value", a.key.text),
+                    second.span.to(a.values[a.values.len() - 1].span),
+                    "extra values",
+                )
+                .with_label(first.span, "the value")
+                .with_help("remove the extra values"),
+            );
+            None
+        }
+        [] => None,
+    }
+}
+
+fn size(a: &Attribute, diags: &mut Diagnostics) -> Option<Spanned<ByteSize>> {
+    let v = single(a, diags)?;
+    match &v.kind {
+        ValueKind::Quantity { number, unit } => match ByteSize::parse(number, unit) {
+            Ok(s) if s.0 > 0 => Some(Spanned::new(s, v.span)),
+            Ok(_) => {
+                invalid(diags, v.span, "a size of zero", "give a size above zero");
+                None
+            }
+            Err(why) => {
+                invalid(diags, v.span, why, "sizes use binary units: `512MiB`, `64GiB`, `1TiB`");
+                None
+            }
+        },
+        ValueKind::Number(n) => {
+            invalid(diags, v.span, format!("`{n}` has no unit"), &format!("write `{n}GiB` or `{n}MiB`"));
+            None
+        }
+        _ => {
+            wrong_kind(diags, a, v, "a size such as `64GiB`");
+            None
+        }
+    }
+}
+
+fn milliseconds(a: &Attribute, diags: &mut Diagnostics) -> Option<Spanned<u32>> {
+    let v = single(a, diags)?;
+    match &v.kind {
+        ValueKind::Quantity { number, unit } if unit == "ms" => match number.parse::<u32>() {
+            Ok(n) => Some(Spanned::new(n, v.span)),
+            Err(_) => {
+                invalid(diags, v.span, format!("`{number}` is not a whole number of milliseconds"), "write e.g. `time_slice 3ms`");
+                None
+            }
+        },
+        _ => {
+            wrong_kind(diags, a, v, "a duration in milliseconds such as `3ms`");
+            None
+        }
+    }
+}
+
+fn integer(a: &Attribute, min: u64, max: u64, diags: &mut Diagnostics) -> Option<Spanned<u64>> {
+    let v = single(a, diags)?;
+    match &v.kind {
+        ValueKind::Number(n) => match n.parse::<u64>() {
+            Ok(x) if (min..=max).contains(&x) => Some(Spanned::new(x, v.span)),
+            Ok(x) => {
+                invalid(
+                    diags,
+                    v.span,
+                    format!("{x} is outside {min}..{max}"),
+                    &format!("`{}` takes a whole number from {min} to {max}", a.key.text),
+                );
+                None
+            }
+            Err(_) => {
+                invalid(
+                    diags,
+                    v.span,
+                    format!("`{n}` is not a whole number"),
+                    &format!("`{}` takes a whole number from {min} to {max}", a.key.text),
+                );
+                None
+            }
+        },
+        _ => {
+            wrong_kind(diags, a, v, "a whole number");
+            None
+        }
+    }
+}
+
+/// A share of a GPU: a decimal number (range checked by R20, so that 1.5 is a rule error).
+fn fraction(a: &Attribute, diags: &mut Diagnostics) -> Option<Spanned<f64>> {
+    let v = single(a, diags)?;
+    match &v.kind {
+        ValueKind::Number(n) if n.matches('.').count() <= 1 => match n.parse::<f64>() {
+            Ok(x) => Some(Spanned::new(x, v.span)),
+            Err(_) => None,
+        },
+        _ => {
+            wrong_kind(diags, a, v, "a fraction such as `0.5`");
+            None
+        }
+    }
+}
+
+fn string_value(a: &Attribute, diags: &mut Diagnostics) -> Option<Spanned<String>> {
+    let v = single(a, diags)?;
+    match &v.kind {
+        ValueKind::Str(s) => Some(Spanned::new(s.clone(), v.span)),
+        _ => {
+            wrong_kind(diags, a, v, "a string in double quotes");
+            None
+        }
+    }
+}
+
+fn address(a: &Attribute, diags: &mut Diagnostics) -> Option<Spanned<String>> {
+    let s = string_value(a, diags)?;
+    match values::check_address(&s.value) {
+        Ok(()) => Some(s),
+        Err(why) => {
+            invalid(diags, s.span, why, "write an IPv4 or IPv6 address or a host name in quotes, e.g. \"10.1.2.3\"");
+            None
+        }
+    }
+}
+
+/// A version written as a string (`"6.7.0 U1"`) or a bare number (`6.2`).
+fn version_text(a: &Attribute, diags: &mut Diagnostics) -> Option<Spanned<String>> {
+    let v = single(a, diags)?;
+    match &v.kind {
+        ValueKind::Str(s) | ValueKind::Number(s) => Some(Spanned::new(s.clone(), v.span)),
+        _ => {
+            wrong_kind(diags, a, v, "a version such as \"6.7.0 U1\"");
+            None
+        }
+    }
+}
+
+fn value_name(v: &Value) -> Option<Spanned<String>> {
+    match &v.kind {
+        ValueKind::Reference(re) if re.second.is_none() => Some(Spanned::new(re.first.text.clone(), re.first.span)),
+        _ => None,
+    }
+}
+
+fn plain_name(a: &Attribute, diags: &mut Diagnostics) -> Option<Spanned<String>> {
+    let v = single(a, diags)?;
+    let name = value_name(v);
+    if name.is_none() {
+        wrong_kind(diags, a, v, "a name");
+    }
+    name
+}
+
+fn boolean(a: &Attribute, diags: &mut Diagnostics) -> Option<Spanned<bool>> {
+    word(a, &[("true", true), ("false", false), ("on", true), ("off", false)], diags)
+}
+
+/// One of a fixed set of words (E0006 with did-you-mean otherwise).
+fn word<T: Copy>(a: &Attribute, choices: &[(&str, T)], diags: &mut Diagnostics) -> Option<Spanned<T>> {
+    let v = single(a, diags)?;
+    let names = || choices.iter().map(|(n, _)| *n);
+    let Some(text) = value_name(v) else {
+        let list = names().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
+        wrong_kind(diags, a, v, &format!("one of {list}"));
+        return None;
+    };
+    match choices.iter().find(|(n, _)| *n == text.value) {
+        Some((_, t)) => Some(Spanned::new(*t, v.span)),
+        None => {
+            let list = names().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
+            let help = match suggest::closest(&text.value, names()) {
+                Some(c) => format!("did you mean `{c}`? `{}` takes {list}", a.key.text),
+                None => format!("`{}` takes {list}", a.key.text),
+            };
+            diags.push(
+                Diagnostic::new(
+                    Code::InvalidValue,
+                    format!("`{}` is not a valid `{}`", text.value, a.key.text),
+                    v.span,
+                    "not one of the choices",
+                )
+                .with_help(help),
+            );
+            None
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! Typed quantities shared by the model and the catalog.
+
+use std::fmt;
+
+/// A size in bytes. Written with binary units in sources (`512MiB`, `16GiB`, `1TiB`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct ByteSize(pub u64);
+
+pub const KIB: u64 = 1 << 10;
+pub const MIB: u64 = 1 << 20;
+pub const GIB: u64 = 1 << 30;
+pub const TIB: u64 = 1 << 40;
+
+impl ByteSize {
+    pub const fn gib(n: u64) -> ByteSize {
+        ByteSize(n * GIB)
+    }
+
+    pub const fn mib(n: u64) -> ByteSize {
+        ByteSize(n * MIB)
+    }
+
+    /// Whole mebibytes, rounded up (what `memSize` and `sched.mem.min` count in).
+    pub fn as_mib_ceil(self) -> u64 {
+        self.0.div_ceil(MIB)
+    }
+
+    /// Whole gibibytes, rounded up (what `pciPassthru.64bitMMIOSizeGB` counts in).
+    pub fn as_gib_ceil(self) -> u64 {
+        self.0.div_ceil(GIB)
+    }
+
+    /// Parses `16GiB` style text (number and unit already split or not).
+    pub fn parse(number: &str, unit: &str) -> Result<ByteSize, String> {
+        let scale = match unit {
+            "B" => 1,
+            "KiB" => KIB,
+            "MiB" => MIB,
+            "GiB" => GIB,
+            "TiB" => TIB,
+            "KB" | "kB" | "MB" | "GB" | "TB" | "K" | "M" | "G" | "T" | "k" | "m" | "g" | "t" | "mb" | "gb" | "tb" | "kib" | "mib"
+            | "gib" | "tib" => {
+                let binary = match unit.to_ascii_lowercase().chars().next() {
+                    Some('k') => "KiB",
+                    Some('m') => "MiB",
+                    Some('t') => "TiB",
+                    _ => "GiB",
+                };
+                return Err(format!("sizes use binary units: write `{number}{binary}`"));
+            }
+            _ => return Err(format!("`{unit}` is not a size unit; use B, KiB, MiB, GiB or TiB")),
+        };
+        let whole: u64 =
+            number.parse().map_err(|_| format!("`{number}` is not a whole number; write sizes in whole units (e.g. `1536MiB`)"))?;
+        whole.checked_mul(scale).map(ByteSize).ok_or_else(|| "the size is too large".to_string())
+    }
+
+    /// Parses `16GiB` as one string (the catalog's form).
+    pub fn parse_text(text: &str) -> Result<ByteSize, String> {
+        let text = text.trim();
+        let split = text.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(text.len());
+        let (number, unit) = text.split_at(split);
+        if unit.is_empty() {
+            return Err(format!("`{text}` has no unit; write e.g. `{text}GiB`"));
+        }
+        ByteSize::parse(number.trim(), unit)
+    }
+}
+
+impl fmt::Display for ByteSize {
+    /// The largest binary unit that divides the size exactly: `16GiB`, `1536MiB`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (scale, unit) in [(TIB, "TiB"), (GIB, "GiB"), (MIB, "MiB"), (KIB, "KiB")] {
+            if self.0 >= scale && self.0 % scale == 0 {
+                return write!(f, "{}{unit}", self.0 / scale);
+            }
+        }
+        write!(f, "{}B", self.0)
+    }
+}
+
+/// A dotted version such as `6.7.0`, `390.42` or `9.1`, compared component by component
+/// (missing components count as 0).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Version(pub Vec<u32>);
+
+impl Version {
+    pub fn parse(text: &str) -> Option<Version> {
+        let parts: Option<Vec<u32>> = text.trim().split('.').map(|p| p.parse().ok()).collect();
+        parts.filter(|p| !p.is_empty() && p.len() <= 4).map(Version)
+    }
+
+    pub fn major(&self) -> u32 {
+        self.0.first().copied().unwrap_or(0)
+    }
+
+    pub fn minor(&self) -> u32 {
+        self.0.get(1).copied().unwrap_or(0)
+    }
+
+    fn at(&self, i: usize) -> u32 {
+        self.0.get(i).copied().unwrap_or(0)
+    }
+}
+
+impl Ord for Version {
+    fn cmp(&self, other: &Version) -> std::cmp::Ordering {
+        let n = self.0.len().max(other.0.len());
+        (0..n).map(|i| self.at(i).cmp(&other.at(i))).find(|o| o.is_ne()).unwrap_or(std::cmp::Ordering::Equal)
+    }
+}
+
+impl PartialOrd for Version {
+    fn partial_cmp(&self, other: &Version) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self.0.iter().map(u32::to_string).collect();
+        f.write_str(&parts.join("."))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_and_print() {
+        assert_eq!(ByteSize::parse("16", "GiB"), Ok(ByteSize::gib(16)));
+        assert_eq!(ByteSize::parse_text("1536MiB").map(|s| s.to_string()), Ok("1536MiB".to_string()));
+        assert!(ByteSize::parse("16", "GB").unwrap_err().contains("16GiB"));
+        assert!(ByteSize::parse("99999999999", "TiB").is_err());
+    }
+
+    #[test]
+    fn versions_compare_numerically() {
+        assert!(Version::parse("390.42") > Version::parse("387.26"));
+        assert!(Version::parse("9.0") == Version::parse("9"));
+        assert!(Version::parse("10.1") > Version::parse("9.2"));
+        assert!(Version::parse("1.x").is_none());
+    }
+}
