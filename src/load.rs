@@ -39,16 +39,17 @@ pub fn load(
     sources: &mut Sources,
     diags: &mut Diagnostics,
 ) -> Result<Loaded, RootUnreadable> {
+    // The built-in catalog is always file 0, so its parsed form can be shared between runs.
+    let builtin_id = sources.add(catalog::BUILTIN_NAME, catalog::BUILTIN_YAML, SourceKind::Catalog);
     let mut loader = Loader { fs, sources, diags, files: Vec::new(), loaded: Vec::new(), stack: Vec::new() };
     for root in roots {
         let text = fs.read(root).map_err(|source| RootUnreadable { path: root.display().to_string(), source })?;
         loader.add(&normalize(root), text, None);
     }
-    let builtin_id = loader.sources.add(catalog::BUILTIN_NAME, catalog::BUILTIN_YAML, SourceKind::Catalog);
     let mut catalog = match Catalog::builtin(builtin_id) {
-        Ok(c) => c,
+        Ok(c) => c.clone(),
         Err(problems) => {
-            loader.diags.extend(problems);
+            loader.diags.extend(problems.iter().cloned());
             Catalog::default()
         }
     };

@@ -187,16 +187,21 @@ impl Catalog {
         problems
     }
 
-    /// The built-in catalog; `file` is the id its text was registered under.
-    pub fn builtin(file: FileId) -> Result<Catalog, Vec<Diagnostic>> {
-        let boards = parse_boards(file, BUILTIN_YAML)?;
-        let mut catalog = Catalog::default();
-        let problems = catalog.extend(boards);
-        if problems.is_empty() {
-            Ok(catalog)
-        } else {
-            Err(problems)
-        }
+    /// The built-in catalog, parsed once per process. Its text must be registered as
+    /// `file` (the loader always makes it file 0, which is what the cache assumes).
+    pub fn builtin(file: FileId) -> &'static Result<Catalog, Vec<Diagnostic>> {
+        static BUILTIN: std::sync::OnceLock<Result<Catalog, Vec<Diagnostic>>> = std::sync::OnceLock::new();
+        debug_assert_eq!(file, FileId(0));
+        BUILTIN.get_or_init(|| {
+            let boards = parse_boards(file, BUILTIN_YAML)?;
+            let mut catalog = Catalog::default();
+            let problems = catalog.extend(boards);
+            if problems.is_empty() {
+                Ok(catalog)
+            } else {
+                Err(problems)
+            }
+        })
     }
 }
 
@@ -385,7 +390,7 @@ mod tests {
 
     #[test]
     fn builtin_catalog_is_valid() {
-        let catalog = Catalog::builtin(FileId(0)).unwrap_or_else(|e| panic!("builtin catalog invalid: {e:#?}"));
+        let catalog = Catalog::builtin(FileId(0)).as_ref().unwrap_or_else(|e| panic!("builtin catalog invalid: {e:#?}"));
         assert!(catalog.find("tesla-p100-16gb").is_some());
     }
 }
