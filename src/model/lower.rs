@@ -237,6 +237,9 @@ impl Lowerer<'_> {
         if r.attr("esxi").is_none() {
             missing(self.diags, "host", &inst.written, inst.span, "esxi \"8.0 U3\"");
         }
+        let system_id = r.attr("system_id").and_then(|a| string_value(a, self.diags)).filter(|s| {
+            values::check_system_id(&s.value).map_err(|why| invalid(self.diags, s.span, why, "copy the UUID printed by `esxcli system uuid get` on the host")).is_ok()
+        });
         let memory = r.attr("memory").and_then(|a| size(a, self.diags));
         let assignment = r
             .attr("assignment")
@@ -293,6 +296,7 @@ impl Lowerer<'_> {
             name: inst.name.clone(),
             span: inst.span,
             address: address.unwrap_or_default(),
+            system_id: system_id.map(|s| s.value),
             esxi,
             memory,
             assignment,

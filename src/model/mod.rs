@@ -103,6 +103,9 @@ pub struct Host {
     pub name: String,
     pub span: Span,
     pub address: String,
+    /// The host UUID (`esxcli system uuid get`), which passthrough devices name in
+    /// `pciPassthruN.systemId`; optional.
+    pub system_id: Option<String>,
     pub esxi: Spanned<EsxiVersion>,
     pub memory: Option<Spanned<ByteSize>>,
     pub assignment: AssignmentPolicy,

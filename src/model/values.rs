@@ -141,6 +141,17 @@ pub fn check_host_path(text: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A host UUID as `esxcli system uuid get` prints it (hex groups joined by `-`).
+pub fn check_system_id(text: &str) -> Result<(), String> {
+    let groups: Vec<&str> = text.split('-').collect();
+    let ok = groups.len() >= 2 && groups.iter().all(|g| !g.is_empty() && g.len() <= 16 && g.chars().all(|c| c.is_ascii_hexdigit()));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("`{text}` is not a host UUID (hex groups joined by `-`, e.g. \"5b3f1e2a-6c4d-11e8-8000-0cc47a8a1234\")"))
+    }
+}
+
 /// A plain file name (an NLS client configuration token): no directories, no quoting needed.
 pub fn check_file_name(text: &str) -> Result<(), String> {
     let ok = !text.is_empty()
