@@ -34,8 +34,13 @@ fn every_example_checks_clean() {
 }
 
 #[test]
-fn a_folder_checks_every_file_in_it() {
-    assert_eq!(code(&gpuc(&["check", "examples"])), 0);
+fn a_folder_is_one_estate() {
+    // `examples/estate/` holds the H100 rack that `current-estate.gpu` imports.
+    assert_eq!(code(&gpuc(&["check", "examples/estate"])), 0);
+    // The examples together are not one estate: several declare host `esx14`.
+    let out = gpuc(&["check", "--format", "json", "examples"]);
+    assert_eq!(code(&out), 1);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("E0101"));
 }
 
 #[test]
@@ -76,7 +81,18 @@ fn json_reports_placement_and_shape() {
     assert_eq!(report["ok"], true);
     assert!(report["summary"]["errors"] == 0 && report["summary"]["warnings"].is_u64());
     for vm in report["vms"].as_array().expect("vms") {
-        for key in ["name", "host", "firmware", "efi_required", "use_64bit_mmio", "mmio_size_gb", "memory_mb", "reservation_mb", "passthrough", "vgpus"] {
+        for key in [
+            "name",
+            "host",
+            "firmware",
+            "efi_required",
+            "use_64bit_mmio",
+            "mmio_size_gb",
+            "memory_mb",
+            "reservation_mb",
+            "passthrough",
+            "vgpus",
+        ] {
             assert!(vm.get(key).is_some(), "VM facts lack `{key}`: {vm}");
         }
         for vgpu in vm["vgpus"].as_array().expect("list") {

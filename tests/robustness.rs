@@ -34,6 +34,9 @@ fn hostile_text_is_diagnosed_not_panicked() {
         "import \"../../../../etc/passwd\"",
     ] {
         let checked = common::check_text(text);
-        assert!(checked.diagnostics.iter().all(|d| !d.help.is_empty() || d.code == gpuc::diagnostics::Code::BitfusionDiscontinued), "{text}: every diagnostic has a help line");
+        assert!(
+            checked.diagnostics.iter().all(|d| !d.help.is_empty() || d.code == gpuc::diagnostics::Code::BitfusionDiscontinued),
+            "{text}: every diagnostic has a help line"
+        );
     }
 }

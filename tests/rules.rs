@@ -77,7 +77,8 @@ fn every_rule_spec_reports_exactly_its_annotations() {
 
 #[test]
 fn every_code_has_a_failing_spec() {
-    let specs: Vec<String> = common::files_in("tests/rules", "gpu").iter().filter_map(|p| p.file_name()?.to_str().map(str::to_string)).collect();
+    let specs: Vec<String> =
+        common::files_in("tests/rules", "gpu").iter().filter_map(|p| p.file_name()?.to_str().map(str::to_string)).collect();
     for code in Code::ALL.iter().filter(|c| **c != Code::Internal) {
         assert!(specs.iter().any(|s| s.starts_with(code.as_str())), "no spec under tests/rules/ for {code}");
     }

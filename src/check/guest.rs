@@ -51,7 +51,7 @@ fn licence(model: &Model, vm: &Vm, out: &mut Out) {
         LicenseKind::Token { .. } if release < tables::NLS_FIRST_RELEASE => out.push(
             Diagnostic::new(
                 Code::LicenceKind,
-                format!("VM `{}` uses an NLS token licence, but vGPU software {release} has no NLS client", vm.name),
+                format!("licence `{}` is an NLS token, but vGPU software {release} has no NLS client", model.license(licence.value).name),
                 licence.span,
                 "NLS licence",
             )
@@ -62,7 +62,10 @@ fn licence(model: &Model, vm: &Vm, out: &mut Out) {
         LicenseKind::Server { .. } if release >= tables::NLS_ONLY_RELEASE => out.push(
             Diagnostic::new(
                 Code::LicenceKind,
-                format!("VM `{}` uses a legacy license server, but vGPU software {release} supports only NLS", vm.name),
+                format!(
+                    "licence `{}` is a legacy license server, but vGPU software {release} supports only NLS",
+                    model.license(licence.value).name
+                ),
                 licence.span,
                 "legacy server licence",
             )
@@ -73,7 +76,7 @@ fn licence(model: &Model, vm: &Vm, out: &mut Out) {
         LicenseKind::Server { .. } if release >= tables::LEGACY_SERVER_DOUBTFUL_RELEASE => out.push(
             Diagnostic::new(
                 Code::LegacyLicenceRetired,
-                format!("VM `{}` uses a legacy license server with vGPU software {release}", vm.name),
+                format!("licence `{}` is a legacy license server, used with vGPU software {release}", model.license(licence.value).name),
                 licence.span,
                 "legacy server licence",
             )

@@ -115,7 +115,8 @@ fn ecc(model: &Model, host: &Host, gpus: &[GpuId], out: &mut Out) -> Vec<GpuId> 
                 let why = if maxwell {
                     "Maxwell GPUs (M60, M6, M10) never support ECC with vGPU".to_string()
                 } else {
-                    format!("vGPU software {} does not support ECC; release 9.0 added it", release.unwrap_or(0))
+                    let full = host.nvidia.as_ref().and_then(|n| n.release.as_ref()).map_or("?".to_string(), |r| r.value.to_string());
+                    format!("vGPU software {full} does not support ECC; release 9.0 added it")
                 };
                 out.push(
                     Diagnostic::new(Code::EccWithVgpu, format!("GPU `{}` wants ECC on, but {why}", model.gpu_label(id)), e.span, "ECC on")

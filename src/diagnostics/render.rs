@@ -36,39 +36,28 @@ fn severity_word(s: Severity) -> &'static str {
     }
 }
 
-/// A diagnostic seen through miette's protocol, restricted to the labels in one file; labels
-/// in other files become related reports of their own.
+/// A diagnostic seen through miette's protocol. miette draws the labels of one file; a label
+/// in another file becomes a note naming its place (`file:line:column`).
 struct Report<'a> {
     d: &'a Diagnostic,
     file: FileId,
     code: FileCode<'a>,
     help: Option<String>,
-    related: Vec<Report<'a>>,
-    /// For a related report: the one label it shows.
-    only: Option<&'a Label>,
 }
 
 impl<'a> Report<'a> {
     fn new(d: &'a Diagnostic, file: FileId, sources: &'a Sources) -> Report<'a> {
         let mut help = d.help.clone();
-        for note in &d.notes {
+        let elsewhere = d.secondary.iter().filter(|l| l.span.file != file).map(|l| {
+            let (line, column) = sources.line_col(l.span.file, l.span.start);
+            let name = sources.get(l.span.file).map_or("?", |f| f.name.as_str());
+            format!("{}: {name}:{line}:{column}", l.text)
+        });
+        for note in elsewhere.chain(d.notes.iter().cloned()) {
             help.push_str("\nnote: ");
-            help.push_str(note);
+            help.push_str(&note);
         }
-        let related = d
-            .secondary
-            .iter()
-            .filter(|l| l.span.file != file)
-            .map(|l| Report {
-                d,
-                file: l.span.file,
-                code: FileCode::of(sources, l.span.file),
-                help: None,
-                related: Vec::new(),
-                only: Some(l),
-            })
-            .collect();
-        Report { d, file, code: FileCode::of(sources, file), help: (!help.is_empty()).then_some(help), related, only: None }
+        Report { d, file, code: FileCode::of(sources, file), help: (!help.is_empty()).then_some(help) }
     }
 }
 
@@ -80,10 +69,7 @@ impl fmt::Debug for Report<'_> {
 
 impl fmt::Display for Report<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.only {
-            Some(_) => f.write_str("related location"),
-            None => f.write_str(&self.d.message),
-        }
+        f.write_str(&self.d.message)
     }
 }
 
@@ -95,7 +81,7 @@ fn source_span(span: Span) -> SourceSpan {
 
 impl miette::Diagnostic for Report<'_> {
     fn code<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
-        self.only.is_none().then(|| Box::new(self.d.code) as Box<dyn fmt::Display>)
+        Some(Box::new(self.d.code))
     }
 
     fn severity(&self) -> Option<miette::Severity> {
@@ -114,9 +100,6 @@ impl miette::Diagnostic for Report<'_> {
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        if let Some(label) = self.only {
-            return Some(Box::new(std::iter::once(LabeledSpan::new_with_span(Some(label.text.clone()), source_span(label.span)))));
-        }
         let primary = LabeledSpan::new_primary_with_span(Some(self.d.primary.text.clone()), source_span(self.d.primary.span));
         let secondary = self
             .d
@@ -125,11 +108,6 @@ impl miette::Diagnostic for Report<'_> {
             .filter(|l| l.span.file == self.file)
             .map(|l| LabeledSpan::new_with_span(Some(l.text.clone()), source_span(l.span)));
         Some(Box::new(std::iter::once(primary).chain(secondary)))
-    }
-
-    fn related<'b>(&'b self) -> Option<Box<dyn Iterator<Item = &'b dyn miette::Diagnostic> + 'b>> {
-        (!self.related.is_empty())
-            .then(|| Box::new(self.related.iter().map(|r| r as &dyn miette::Diagnostic)) as Box<dyn Iterator<Item = _>>)
     }
 }
 

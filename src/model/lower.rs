@@ -223,7 +223,8 @@ impl Lowerer<'_> {
         if !self.declare(|n| &mut n.hosts, "host", &inst.name, inst.span, id, |l, id| l.model.host(id).span) {
             return;
         }
-        let address = r.attr("address").and_then(|a| address(a, self.diags)).map(|s| s.value);
+        // In a range, `{name}` in the address stands for each host's own name.
+        let address = r.attr("address").and_then(|a| address(a, self.diags)).map(|s| s.value.replace("{name}", &inst.name));
         let esxi = r.attr("esxi").and_then(|a| {
             let v = version_text(a, self.diags)?;
             EsxiVersion::parse(&v.value)
@@ -238,7 +239,9 @@ impl Lowerer<'_> {
             missing(self.diags, "host", &inst.written, inst.span, "esxi \"8.0 U3\"");
         }
         let system_id = r.attr("system_id").and_then(|a| string_value(a, self.diags)).filter(|s| {
-            values::check_system_id(&s.value).map_err(|why| invalid(self.diags, s.span, why, "copy the UUID printed by `esxcli system uuid get` on the host")).is_ok()
+            values::check_system_id(&s.value)
+                .map_err(|why| invalid(self.diags, s.span, why, "copy the UUID printed by `esxcli system uuid get` on the host"))
+                .is_ok()
         });
         let memory = r.attr("memory").and_then(|a| size(a, self.diags));
         let assignment = r

@@ -108,6 +108,8 @@ impl fmt::Display for EsxiVersion {
 /// An IPv4 or IPv6 address or a DNS host name (RFC 1123 labels). Addresses reach generated
 /// files, so nothing else is accepted.
 pub fn check_address(text: &str) -> Result<(), String> {
+    // `{name}` (a host range's own name) is checked as the letters it stands for.
+    let text = &text.replace("{name}", "name");
     if text.parse::<std::net::IpAddr>().is_ok() {
         return Ok(());
     }

@@ -29,24 +29,44 @@ pub enum Action {
     EnterMaintenanceMode,
     /// `esxcli graphics host set --default-type SharedPassthru` and the assignment policy
     /// (seed §6.1.2; ref §4.2), before the VIB (seed §6.1.3).
-    SetHostGraphics { policy: AssignmentPolicy },
-    Reboot { reason: &'static str },
+    SetHostGraphics {
+        policy: AssignmentPolicy,
+    },
+    Reboot {
+        reason: &'static str,
+    },
     /// `esxcli software vib install -v` (a `.vib`) or `-d` (an offline bundle `.zip`).
-    InstallHostDriver { path: String },
+    InstallHostDriver {
+        path: String,
+    },
     /// `esxcli hardware pci pcipassthru set` (ESXi 7.0 and later; ref §4.3).
-    EnablePassthrough { gpus: Vec<GpuId> },
+    EnablePassthrough {
+        gpus: Vec<GpuId>,
+    },
     /// ESXi 6.x has no esxcli for this: the vSphere Client, then a reboot (seed §5.1.2).
-    EnablePassthroughInClient { gpus: Vec<GpuId> },
+    EnablePassthroughInClient {
+        gpus: Vec<GpuId>,
+    },
     /// `esxcli graphics device set --vgpu-mode MixedSize` (ESXi 8.0 U3; ref §4.2, §4.6).
-    SetMixedSize { gpu: GpuId },
+    SetMixedSize {
+        gpu: GpuId,
+    },
     /// `esxcli system module parameters set -m nvidia -p "NVreg_RegistryDwords=RmPVMRL=.."`.
-    SetScheduler { rmpvmrl: u32 },
+    SetScheduler {
+        rmpvmrl: u32,
+    },
     /// vib list, module loaded, nvidia-smi, virtualization mode, graphics host (seed §6.1.4-6.1.6).
     VerifyHostDriver,
-    VerifyPassthrough { gpus: Vec<GpuId> },
+    VerifyPassthrough {
+        gpus: Vec<GpuId>,
+    },
     /// `nvidia-smi -i <gpu> -e 0` for vGPU software before 9.0 (seed §6.1.7; R14).
-    DisableEcc { gpus: Vec<GpuId> },
-    VerifyEccDisabled { gpus: Vec<GpuId> },
+    DisableEcc {
+        gpus: Vec<GpuId>,
+    },
+    VerifyEccDisabled {
+        gpus: Vec<GpuId>,
+    },
     ExitMaintenanceMode,
     /// vCenter advanced setting `vgpu.hotmigrate.enabled = true` (ref §9).
     EnableVgpuHotMigrate,
@@ -57,9 +77,13 @@ pub enum Action {
     /// `gridd.conf` or the NLS token, restart `nvidia-gridd`, check the licence (seed §6.3.5).
     LicenceGuest,
     /// `flexdirect resource_scheduler` on a server VM (seed §7.2.5).
-    StartResourceScheduler { server: usize },
+    StartResourceScheduler {
+        server: usize,
+    },
     /// `servers.conf` on a client, then a health check (seed §7.2.10-7.2.11).
-    ConfigureClient { client: usize },
+    ConfigureClient {
+        client: usize,
+    },
 }
 
 impl Action {
@@ -116,7 +140,8 @@ impl Plan {
 
     /// The direct predecessors of a step.
     pub fn dependencies(&self, id: StepId) -> Vec<StepId> {
-        let mut deps: Vec<StepId> = self.graph.neighbors_directed(NodeIndex::new(id.0 as usize), petgraph::Direction::Incoming).map(|n| self.graph[n]).collect();
+        let mut deps: Vec<StepId> =
+            self.graph.neighbors_directed(NodeIndex::new(id.0 as usize), petgraph::Direction::Incoming).map(|n| self.graph[n]).collect();
         deps.sort();
         deps
     }
@@ -164,7 +189,13 @@ pub fn plan(model: &Model, analysis: &Analysis) -> Result<Plan, Box<Diagnostic>>
     let hot_migrate = model.vms.iter().find(|vm| !vm.vgpus.is_empty() && vm.vmotion.as_ref().is_some_and(|f| f.value));
     if let Some(vm) = hot_migrate {
         let span = vm.vmotion.as_ref().map_or(vm.span, |f| f.span);
-        b.add(Target::VCenter, Action::EnableVgpuHotMigrate, span, "R18: vGPU vMotion needs the vCenter advanced setting vgpu.hotmigrate.enabled (ref §9)", &[]);
+        b.add(
+            Target::VCenter,
+            Action::EnableVgpuHotMigrate,
+            span,
+            "R18: vGPU vMotion needs the vCenter advanced setting vgpu.hotmigrate.enabled (ref §9)",
+            &[],
+        );
     }
     let mut vm_ready: Vec<Option<StepId>> = vec![None; model.vms.len()];
     for id in model.vm_ids() {
@@ -173,14 +204,32 @@ pub fn plan(model: &Model, analysis: &Analysis) -> Result<Plan, Box<Diagnostic>>
             continue;
         }
         let after: Vec<StepId> = vm.host.and_then(|h| host_done[h.index()]).into_iter().collect();
-        let configured = b.add(Target::Vm(id), Action::ConfigureVm, vm.span, "R4, R5, R7: the .vmx keys of the VM's GPUs, firmware, MMIO window and reservation (seed §5.2)", &after);
+        let configured = b.add(
+            Target::Vm(id),
+            Action::ConfigureVm,
+            vm.span,
+            "R4, R5, R7: the .vmx keys of the VM's GPUs, firmware, MMIO window and reservation (seed §5.2)",
+            &after,
+        );
         let mut last = configured;
         if let Some(guest) = &vm.guest {
             if guest.driver.is_some() {
-                last = b.add(Target::Guest(id), Action::InstallGuestDriver, guest.driver.as_ref().map_or(guest.span, |d| d.span), "R17: the guest driver matches the host vGPU manager branch (seed §6.3)", &[last]);
+                last = b.add(
+                    Target::Guest(id),
+                    Action::InstallGuestDriver,
+                    guest.driver.as_ref().map_or(guest.span, |d| d.span),
+                    "R17: the guest driver matches the host vGPU manager branch (seed §6.3)",
+                    &[last],
+                );
             }
             if let Some(licence) = &guest.license {
-                last = b.add(Target::Guest(id), Action::LicenceGuest, licence.span, "R16: a licensed guest gets gridd.conf or an NLS token (seed §6.3.5; ref §7)", &[last]);
+                last = b.add(
+                    Target::Guest(id),
+                    Action::LicenceGuest,
+                    licence.span,
+                    "R16: a licensed guest gets gridd.conf or an NLS token (seed §6.3.5; ref §7)",
+                    &[last],
+                );
             }
         }
         vm_ready[id.index()] = Some(last);
@@ -190,19 +239,36 @@ pub fn plan(model: &Model, analysis: &Analysis) -> Result<Plan, Box<Diagnostic>>
         let mut started: Vec<Option<StepId>> = Vec::new();
         for (i, server) in pool.servers.iter().enumerate() {
             let after: Vec<StepId> = server.vm.and_then(|v| vm_ready[v.index()]).into_iter().collect();
-            started.push(Some(b.add(Target::Pool(pool_id), Action::StartResourceScheduler { server: i }, server.span, "R20: the resource scheduler serves the VM's GPUs (seed §7.2.5)", &after)));
+            started.push(Some(b.add(
+                Target::Pool(pool_id),
+                Action::StartResourceScheduler { server: i },
+                server.span,
+                "R20: the resource scheduler serves the VM's GPUs (seed §7.2.5)",
+                &after,
+            )));
         }
         for (i, client) in pool.clients.iter().enumerate() {
             let after: Vec<StepId> = client.servers.iter().filter_map(|&s| started.get(s).copied().flatten()).collect();
-            b.add(Target::Pool(pool_id), Action::ConfigureClient { client: i }, client.span, "R20: servers.conf names the client's servers (seed §7.2.10)", &after);
+            b.add(
+                Target::Pool(pool_id),
+                Action::ConfigureClient { client: i },
+                client.span,
+                "R20: servers.conf names the client's servers (seed §7.2.10)",
+                &after,
+            );
         }
     }
     let order = topological(&b.graph).map_err(|cycle| {
         let names: Vec<String> = cycle.iter().map(|&id| format!("{:?}", b.steps[id.0 as usize].action)).collect();
         let span = b.steps[cycle[0].0 as usize].span;
         Box::new(
-            Diagnostic::new(Code::Internal, format!("internal compiler error: the plan has a dependency cycle: {}", names.join(" -> ")), span, "the loop starts here")
-                .with_help("this is a bug in gpuc, not in your spec; please report it with the input"),
+            Diagnostic::new(
+                Code::Internal,
+                format!("internal compiler error: the plan has a dependency cycle: {}", names.join(" -> ")),
+                span,
+                "the loop starts here",
+            )
+            .with_help("this is a bug in gpuc, not in your spec; please report it with the input"),
         )
     })?;
     let mut steps = b.steps;
@@ -229,49 +295,112 @@ fn host_steps(model: &Model, analysis: &Analysis, id: HostId, b: &mut Builder) -
         chain.push(step);
     };
     if facts.needs_above_4g && host.above_4g_decoding.is_none() {
-        let gpu = host.gpus.iter().copied().find(|&g| model.board_of(g).is_some_and(|b| b.maps_over_16gb())).unwrap_or(vgpu.first().copied().unwrap_or(passthrough[0]));
-        add(b, Action::EnableAbove4gDecoding, model.gpu(gpu).model_span, "R6: a GPU that maps 16 GB or more needs above-4G decoding in the BIOS (seed §5.1.1)");
+        let gpu = host
+            .gpus
+            .iter()
+            .copied()
+            .find(|&g| model.board_of(g).is_some_and(|b| b.maps_over_16gb()))
+            .unwrap_or(vgpu.first().copied().unwrap_or(passthrough[0]));
+        add(
+            b,
+            Action::EnableAbove4gDecoding,
+            model.gpu(gpu).model_span,
+            "R6: a GPU that maps 16 GB or more needs above-4G decoding in the BIOS (seed §5.1.1)",
+        );
     }
     add(b, Action::EnterMaintenanceMode, host.span, "the host runs no VM while its GPUs change (NVIDIA vGPU UG §2.6.1; seed §6.1.3)");
     let esxcli_passthrough = host.esxi.value.major >= 7;
     if !vgpu.is_empty() {
-        add(b, Action::SetHostGraphics { policy: host.assignment }, host.graphics.as_ref().map_or(host.span, |g| g.span), "R13: vGPU needs host graphics SharedPassthru, set before the VIB (seed §6.1.2, §6.1.3)");
+        add(
+            b,
+            Action::SetHostGraphics { policy: host.assignment },
+            host.graphics.as_ref().map_or(host.span, |g| g.span),
+            "R13: vGPU needs host graphics SharedPassthru, set before the VIB (seed §6.1.2, §6.1.3)",
+        );
         add(b, Action::Reboot { reason: "the host graphics type takes effect after a reboot (seed §6.1.2)" }, host.span, "seed §6.1.2");
         let nvidia = host.nvidia.as_ref();
         let path = nvidia.and_then(|n| n.vib.as_ref());
         if let Some(path) = path {
-            add(b, Action::InstallHostDriver { path: path.value.clone() }, path.span, "R13: the NVIDIA vGPU manager VIB, with an absolute path (seed §6.1.3)");
+            add(
+                b,
+                Action::InstallHostDriver { path: path.value.clone() },
+                path.span,
+                "R13: the NVIDIA vGPU manager VIB, with an absolute path (seed §6.1.3)",
+            );
         }
     }
     if !passthrough.is_empty() {
         let span = model.gpu(passthrough[0]).usage.span;
         if esxcli_passthrough {
-            add(b, Action::EnablePassthrough { gpus: passthrough.clone() }, span, "R3: passthrough GPUs are enabled for DirectPath I/O (ref §4.3)");
+            add(
+                b,
+                Action::EnablePassthrough { gpus: passthrough.clone() },
+                span,
+                "R3: passthrough GPUs are enabled for DirectPath I/O (ref §4.3)",
+            );
         } else {
-            add(b, Action::EnablePassthroughInClient { gpus: passthrough.clone() }, span, "R3: ESXi 6.x enables DirectPath I/O in the vSphere Client (seed §5.1.2)");
+            add(
+                b,
+                Action::EnablePassthroughInClient { gpus: passthrough.clone() },
+                span,
+                "R3: ESXi 6.x enables DirectPath I/O in the vSphere Client (seed §5.1.2)",
+            );
         }
     }
     for &g in &vgpu {
         let gpu = model.gpu(g);
         if gpu.mode.value == VgpuMode::MixedSize {
-            add(b, Action::SetMixedSize { gpu: g }, gpu.mode.span, "R11: mixed-size vGPU mode, persistent from ESXi 8.0 U3 (ref §4.2, §4.6)");
+            add(
+                b,
+                Action::SetMixedSize { gpu: g },
+                gpu.mode.span,
+                "R11: mixed-size vGPU mode, persistent from ESXi 8.0 U3 (ref §4.2, §4.6)",
+            );
         }
     }
     if let Some(n) = host.nvidia.as_ref().filter(|_| !vgpu.is_empty()) {
         if let Some(s) = &n.scheduler {
-            add(b, Action::SetScheduler { rmpvmrl: rmpvmrl(s.value, n.time_slice.as_ref().map(|t| t.value)) }, s.span, "R15: the vGPU scheduler is the nvidia module's RmPVMRL (ref §4.4)");
+            add(
+                b,
+                Action::SetScheduler { rmpvmrl: rmpvmrl(s.value, n.time_slice.as_ref().map(|t| t.value)) },
+                s.span,
+                "R15: the vGPU scheduler is the nvidia module's RmPVMRL (ref §4.4)",
+            );
         }
     }
-    add(b, Action::Reboot { reason: "NVIDIA asks for a reboot after the VIB even when esxcli says none is needed; module parameters and passthrough take effect" }, host.span, "NVIDIA vGPU UG §2.6.1; ref §4.1");
+    add(
+        b,
+        Action::Reboot {
+            reason:
+                "NVIDIA asks for a reboot after the VIB even when esxcli says none is needed; module parameters and passthrough take effect",
+        },
+        host.span,
+        "NVIDIA vGPU UG §2.6.1; ref §4.1",
+    );
     if !vgpu.is_empty() {
-        add(b, Action::VerifyHostDriver, host.nvidia.as_ref().map_or(host.span, |n| n.span), "seed §6.1.4-6.1.6: the VIB is installed, the module loaded, the GPUs in Host VGPU mode");
+        add(
+            b,
+            Action::VerifyHostDriver,
+            host.nvidia.as_ref().map_or(host.span, |n| n.span),
+            "seed §6.1.4-6.1.6: the VIB is installed, the module loaded, the GPUs in Host VGPU mode",
+        );
     }
     if !passthrough.is_empty() && esxcli_passthrough {
-        add(b, Action::VerifyPassthrough { gpus: passthrough.clone() }, model.gpu(passthrough[0]).usage.span, "seed §5.1.2: the GPUs are enabled for passthrough");
+        add(
+            b,
+            Action::VerifyPassthrough { gpus: passthrough.clone() },
+            model.gpu(passthrough[0]).usage.span,
+            "seed §5.1.2: the GPUs are enabled for passthrough",
+        );
     }
     if !facts.ecc_off.is_empty() {
         let span = model.gpu(facts.ecc_off[0]).span;
-        add(b, Action::DisableEcc { gpus: facts.ecc_off.clone() }, span, "R14: vGPU software before 9.0 does not run with ECC on (seed §6.1.7)");
+        add(
+            b,
+            Action::DisableEcc { gpus: facts.ecc_off.clone() },
+            span,
+            "R14: vGPU software before 9.0 does not run with ECC on (seed §6.1.7)",
+        );
         add(b, Action::Reboot { reason: "the ECC mode changes at the next reboot (NVIDIA vGPU UG §2.7)" }, span, "ref §4.5");
         add(b, Action::VerifyEccDisabled { gpus: facts.ecc_off.clone() }, span, "seed §6.1.7: ECC Mode Current: Disabled");
     }
@@ -282,7 +411,8 @@ fn host_steps(model: &Model, analysis: &Analysis, id: HostId, b: &mut Builder) -
 /// Kahn's algorithm with the smallest ready step first, so ties follow creation order.
 /// On a cycle, returns the steps of one loop.
 fn topological(graph: &DiGraph<StepId, ()>) -> Result<Vec<StepId>, Vec<StepId>> {
-    let mut indegree: Vec<usize> = graph.node_indices().map(|n| graph.neighbors_directed(n, petgraph::Direction::Incoming).count()).collect();
+    let mut indegree: Vec<usize> =
+        graph.node_indices().map(|n| graph.neighbors_directed(n, petgraph::Direction::Incoming).count()).collect();
     let mut ready: BinaryHeap<Reverse<usize>> = indegree.iter().enumerate().filter(|(_, d)| **d == 0).map(|(i, _)| Reverse(i)).collect();
     let mut order = Vec::with_capacity(indegree.len());
     while let Some(Reverse(i)) = ready.pop() {
