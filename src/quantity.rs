@@ -81,8 +81,17 @@ impl fmt::Display for ByteSize {
 
 /// A dotted version such as `6.7.0`, `390.42` or `9.1`, compared component by component
 /// (missing components count as 0).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Version(pub Vec<u32>);
+
+/// Equal when every component is (so `9.0` equals `9`), in line with [`Ord`].
+impl PartialEq for Version {
+    fn eq(&self, other: &Version) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+
+impl Eq for Version {}
 
 impl Version {
     pub fn parse(text: &str) -> Option<Version> {

@@ -15,17 +15,19 @@ use gpuc::diagnostics::Code;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-/// (code, 1-based line, 1-based column, width in characters).
-type Expected = (String, usize, usize, usize);
+/// (file, code, 1-based line, 1-based column, width in characters).
+type Expected = (String, String, usize, usize, usize);
 
-fn annotations(text: &str) -> BTreeSet<Expected> {
+/// Annotations of one file: a spec, or a catalog YAML file it names (YAML comments use `#`
+/// too, so a catalog error is annotated where it is).
+fn annotations(file: &str, text: &str) -> BTreeSet<Expected> {
     let lines: Vec<&str> = text.lines().collect();
     let mut out = BTreeSet::new();
     let mut target = 0;
     for (i, line) in lines.iter().enumerate() {
         match parse_annotation(line) {
             Some((column, width, code)) => {
-                out.insert((code, target + 1, column, width));
+                out.insert((file.to_string(), code, target + 1, column, width));
             }
             None => target = i,
         }
@@ -54,20 +56,26 @@ fn reported(path: &Path) -> (BTreeSet<Expected>, gpuc::Checked) {
         .iter()
         .map(|d| {
             let (line, column) = checked.sources.line_col(d.primary.span.file, d.primary.span.start);
-            (d.code.to_string(), line, column, checked.sources.slice(d.primary.span).chars().count())
+            let file = checked.sources.get(d.primary.span.file).map_or_else(String::new, |f| f.name.clone());
+            (file, d.code.to_string(), line, column, checked.sources.slice(d.primary.span).chars().count())
         })
         .collect();
     (set, checked)
+}
+
+/// The annotations of every file the compile read, except the built-in catalog.
+fn expected(checked: &gpuc::Checked) -> BTreeSet<Expected> {
+    checked.sources.iter().filter(|(_, f)| f.name != gpuc::catalog::BUILTIN_NAME).flat_map(|(_, f)| annotations(&f.name, &f.text)).collect()
 }
 
 #[test]
 fn every_rule_spec_reports_exactly_its_annotations() {
     insta::glob!("rules/*.gpu", |path| {
         let text = std::fs::read_to_string(path).expect("readable");
-        let expected = annotations(&text);
-        assert!(!expected.is_empty(), "{}: a rule spec must annotate at least one diagnostic", path.display());
         let relative = path.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap_or(path);
         let (actual, checked) = reported(relative);
+        let expected = expected(&checked);
+        assert!(!expected.is_empty(), "{}: a rule spec must annotate at least one diagnostic", path.display());
         assert_eq!(actual, expected, "{}: reported (left) differs from annotated (right)", relative.display());
         insta::with_settings!({ description => text, omit_expression => true, prepend_module_to_snapshot => false }, {
             insta::assert_snapshot!(common::rendered(&checked));
@@ -86,6 +94,7 @@ fn every_code_has_a_failing_spec() {
 
 #[test]
 fn annotation_parser() {
+    assert_eq!(annotations("f", "a\n#^ E0001\n").len(), 1);
     assert_eq!(parse_annotation("#     ^^^ E1001"), Some((7, 3, "E1001".to_string())));
     assert_eq!(parse_annotation("  # ^ W2006"), Some((5, 1, "W2006".to_string())));
     assert_eq!(parse_annotation("# R10: a comment with ^ in it"), None);

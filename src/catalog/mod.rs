@@ -296,8 +296,16 @@ pub fn parse_boards(file: FileId, text: &str) -> Result<Vec<Board>, Vec<Diagnost
                 problems.push(bad_field(tspan, &rb.id, &rt.name, &why));
                 ByteSize(0)
             });
-            if rt.max == 0 || rt.mixed_max == Some(0) {
-                problems.push(bad_field(tspan, &rb.id, &rt.name, "a vGPU type fits at least once on its GPU"));
+            for (field, value) in [("max", Some(rt.max)), ("mixed_max", rt.mixed_max)] {
+                if value == Some(0) {
+                    let at = find_word(text, field, tspan.start as usize).map_or(tspan, |p| Span::new(file, p, p + field.len()));
+                    problems.push(bad_field(
+                        at,
+                        &rb.id,
+                        &format!("{}.{field}", rt.name),
+                        "a vGPU type fits at least once on its GPU: give 1 or more",
+                    ));
+                }
             }
             if fb.0.saturating_mul(u64::from(rt.max)) > framebuffer.0 && framebuffer.0 > 0 {
                 problems.push(bad_field(

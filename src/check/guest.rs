@@ -94,7 +94,11 @@ fn drivers(model: &Model, vm: &Vm, out: &mut Out) {
     let Some(guest) = &vm.guest else { return };
     let host = vm.host.map(|h| model.host(h));
     if let (Some(driver), Some(release)) = (&guest.driver, host.and_then(|h| h.nvidia.as_ref()).and_then(|n| n.release.as_ref())) {
-        if let (false, Some(host_branch)) = (vm.vgpus.is_empty(), tables::driver_branch(&release.value)) {
+        // Windows guest drivers carry their own numbers (vGPU 16's R535 ships Windows driver
+        // 53x/538.xx; vGPU 8's R418 ships 42x.xx, ref §10.1), so the branch is read only
+        // from Linux driver versions.
+        let linux = guest.os.as_ref().is_none_or(|o| o.value == GuestOs::Linux);
+        if let (false, true, Some(host_branch)) = (vm.vgpus.is_empty(), linux, tables::driver_branch(&release.value)) {
             let guest_branch = tables::branch_of_driver(&driver.value);
             let previous_ok = release.value.major() >= tables::PREVIOUS_BRANCH_GUEST_RELEASE
                 && tables::release_of_branch(guest_branch).is_some_and(|r| r + 1 == release.value.major());

@@ -25,6 +25,11 @@ pub fn release_major(host: &Host) -> Option<u32> {
     host.nvidia.as_ref()?.release.as_ref().map(|r| r.value.major())
 }
 
+/// The declared release as written (`6.2`), for messages.
+pub fn release_text(host: &Host) -> String {
+    host.nvidia.as_ref().and_then(|n| n.release.as_ref()).map_or_else(|| "?".to_string(), |r| r.value.to_string())
+}
+
 /// R6: a GPU that maps 16 GB or more needs "above 4G decoding" in the host BIOS (seed §5.1.1).
 fn above_4g(model: &Model, host: &Host, out: &mut Out) -> bool {
     let large = host.gpus.iter().copied().find(|&g| model.board_of(g).is_some_and(|b| b.maps_over_16gb()));
@@ -115,8 +120,7 @@ fn ecc(model: &Model, host: &Host, gpus: &[GpuId], out: &mut Out) -> Vec<GpuId> 
                 let why = if maxwell {
                     "Maxwell GPUs (M60, M6, M10) never support ECC with vGPU".to_string()
                 } else {
-                    let full = host.nvidia.as_ref().and_then(|n| n.release.as_ref()).map_or("?".to_string(), |r| r.value.to_string());
-                    format!("vGPU software {full} does not support ECC; release 9.0 added it")
+                    format!("vGPU software {} does not support ECC; release 9.0 added it", release_text(host))
                 };
                 out.push(
                     Diagnostic::new(Code::EccWithVgpu, format!("GPU `{}` wants ECC on, but {why}", model.gpu_label(id)), e.span, "ECC on")
@@ -184,7 +188,7 @@ fn mixed_size(model: &Model, host: &Host, gpus: &[GpuId], out: &mut Out) {
         }
         let release = release_major(host);
         if release.is_some_and(|r| r < tables::MIXED_SIZE_MIN_RELEASE) || host.esxi.value < tables::MIXED_SIZE_MIN_ESXI {
-            let have = format!("vGPU software {} on ESXi {}", release.map_or("?".to_string(), |r| r.to_string()), host.esxi.value);
+            let have = format!("vGPU software {} on ESXi {}", release_text(host), host.esxi.value);
             out.push(
                 Diagnostic::new(Code::MixedSizeUnsupported, format!("GPU `{}` is in mixed-size mode, which {have} does not offer", model.gpu_label(id)), gpu.mode.span, "mixed-size mode")
                     .with_label(host.esxi.span, "ESXi version")

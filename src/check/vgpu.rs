@@ -7,7 +7,7 @@
 //! with the fewest vGPUs, `consolidation` on the fullest GPU that still has room; ties go to
 //! the GPU declared first.
 
-use super::host::release_major;
+use super::host::{release_major, release_text};
 use super::{tables, Analysis, Out};
 use crate::catalog::{Board, Series, VgpuType};
 use crate::diagnostics::{suggest, Code, Diagnostic};
@@ -186,6 +186,9 @@ fn place_host(model: &Model, host_id: HostId, vms: &[VmId], analysis: &mut Analy
                     slots[s].occupants.push(Occupant { vm: vm_id, kind, span: request.span });
                     analysis.vms[vm_id.index()].placements[i] = Some(slots[s].gpu);
                 }
+                None if offering.iter().all(|&s| matches!(slots[s].refusal(kind, release), Some(Refusal::NoMixedLimit))) => {
+                    out.push(over_capacity(model, &slots[offering[0]], kind, request.span, vm_id, Refusal::NoMixedLimit));
+                }
                 None => {
                     let limit =
                         if offering.iter().all(|&s| slots[s].mode == VgpuMode::MixedSize) { kind.mixed_max.unwrap_or(0) } else { kind.max };
@@ -220,7 +223,7 @@ fn released(kind: &VgpuType, host: &Host, span: Span, out: &mut Out) -> bool {
         out.push(
             Diagnostic::new(
                 Code::VgpuTypeRelease,
-                format!("`{}` is a C-series (compute) type, which vGPU software {} does not offer", kind.name, release.unwrap_or(0)),
+                format!("`{}` is a C-series (compute) type, which vGPU software {} does not offer", kind.name, release_text(host)),
                 span,
                 "needs vGPU 9.0 or later",
             )
@@ -326,7 +329,13 @@ fn over_capacity(model: &Model, slot: &Slot, kind: &VgpuType, span: Span, vm: Vm
         )
         .with_help(format!("pin VM `{vm_name}` on another GPU, or use a smaller type")),
     };
-    for o in slot.occupants.iter().take(8) {
+    // One label per place: VMs of one range share their `vgpu` line.
+    let mut labelled = vec![span];
+    for o in &slot.occupants {
+        if labelled.len() > 8 || labelled.contains(&o.span) {
+            continue;
+        }
+        labelled.push(o.span);
         d = d.with_label(o.span, format!("{} on `{label}` ({})", o.kind.name, model.vm(o.vm).name));
     }
     d.with_note(slot.describe(model)).with_note("NVIDIA vGPU User Guide, vGPU types table of the board: the maximum vGPUs per physical GPU")
@@ -371,7 +380,11 @@ fn multi_vgpu(model: &Model, id: VmId, out: &mut Out) {
             Some((board, board.vgpu_type(&r.type_name)?, r.span))
         })
         .collect();
+    let mut reported: Vec<&str> = Vec::new();
     for &(board, kind, span) in &boards_and_types {
+        if reported.contains(&kind.name.as_str()) {
+            continue;
+        }
         let full = kind.framebuffer == board.framebuffer;
         let allowed = match kind.series {
             Series::C => full || esxi.major >= 8,
@@ -379,6 +392,7 @@ fn multi_vgpu(model: &Model, id: VmId, out: &mut Out) {
             Series::A | Series::B => false,
         };
         if !allowed {
+            reported.push(&kind.name);
             out.push(
                 Diagnostic::new(
                     Code::MultiVgpuType,

@@ -1,1 +1,191 @@
-//! (being written)
+//! `/etc/nvidia/gridd.conf` of a licensed Linux guest: where the NVIDIA driver gets its
+//! licence and which product it asks for. Plain `Key=Value` lines with `#` comments, the
+//! format of NVIDIA's `gridd.conf.template` (ref §7; seed §6.3.5).
+
+use crate::model::{GuestOs, LicenseKind, Model, Product, VmId};
+
+/// Where NLS client configuration tokens go in a Linux guest (ref §7.2).
+const TOKEN_DIR: &str = "/etc/nvidia/ClientConfigToken/";
+
+/// The gridd.conf of `vm`, or `None` when it has none: no guest licence, or a Windows guest
+/// (Windows keeps these settings in the registry, ref §7). An undeclared OS counts as Linux,
+/// the guide's guest (seed §6.3).
+pub fn conf(model: &Model, vm: VmId) -> Option<String> {
+    let vm = model.vm(vm);
+    let guest = vm.guest.as_ref()?;
+    if guest.os.as_ref().is_some_and(|os| os.value == GuestOs::Windows) {
+        return None;
+    }
+    let license = model.license(guest.license.as_ref()?.value);
+
+    let feature_type = if !vm.vgpus.is_empty() {
+        // vGPU: the product follows the vGPU type (ref §7.1; seed §6.3.5 "Set the FeatureType entry to 1").
+        1
+    } else {
+        match guest.product.as_ref().map(|p| p.value) {
+            // Virtual Compute Server for passthrough (ref §7.1).
+            Some(Product::Vcs) => 4,
+            // Quadro vDWS / RTX vWS, for passthrough or bare metal (ref §7.1).
+            Some(Product::Vws) | None => 2,
+        }
+    };
+
+    let mut out = format!("# gpuc: gridd.conf of VM {}, licence {}\n", vm.name, license.name);
+    // Copy to /etc/nvidia/gridd.conf, then restart the service (ref §7; seed §6.3.5).
+    out.push_str("# install as /etc/nvidia/gridd.conf, then: sudo systemctl restart nvidia-gridd\n");
+    match &license.kind {
+        // The legacy licence server; ports default to 7070 (ref §7.1).
+        LicenseKind::Server { primary, backup } => {
+            out.push_str(&format!("ServerAddress={}\n", primary.address.value));
+            out.push_str(&format!("ServerPort={}\n", primary.port));
+            if let Some(backup) = backup {
+                out.push_str(&format!("BackupServerAddress={}\n", backup.address.value));
+                out.push_str(&format!("BackupServerPort={}\n", backup.port));
+            }
+        }
+        // NLS: no server in gridd.conf; the token file tells the driver where to go (ref §7.2).
+        LicenseKind::Token { file } => {
+            out.push_str(&format!("# NLS: copy the client configuration token {} to {TOKEN_DIR}\n", file.value));
+            out.push_str(&format!("# then: chmod 744 {TOKEN_DIR}{}\n", file.value));
+        }
+    }
+    out.push_str(&format!("FeatureType={feature_type}\n"));
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    /// One in-memory file, whatever the path.
+    struct Spec(&'static str);
+
+    impl crate::load::FileSystem for Spec {
+        fn read(&self, _: &Path) -> std::io::Result<String> {
+            Ok(self.0.to_string())
+        }
+    }
+
+    fn build(text: &'static str) -> crate::Checked {
+        let checked = crate::check(&crate::Input { files: vec!["t.gpu".into()], catalogs: vec![] }, &Spec(text)).unwrap();
+        let errors: Vec<_> = checked.diagnostics.iter().filter(|d| d.is_error()).collect();
+        assert!(errors.is_empty(), "{errors:?}");
+        checked
+    }
+
+    fn conf_of(checked: &crate::Checked, name: &str) -> Option<String> {
+        let id = checked.model.vm_ids().find(|&id| checked.model.vm(id).name == name).unwrap();
+        conf(&checked.model, id)
+    }
+
+    const LEGACY: &str = r#"
+license main { server "10.1.2.3"  port 7070  backup "10.1.2.4"  backup_port 7071 }
+license solo { server "lic.lab.local" }
+host esx14 {
+  address "esx14.lab.local"
+  esxi "6.7.0 U1"
+  bios { above_4g_decoding true }
+  nvidia { vib "/vmfs/volumes/ds1/NVIDIA.vib"  release "6.2" }
+  gpu g0 { model tesla-p100-16gb  pci 0000:09:00.0  use passthrough }
+  gpu g1 { model tesla-p100-16gb  pci 0000:0a:00.0  use passthrough }
+  gpu g2 { model tesla-v100d-32gb pci 0000:0b:00.0  use vgpu }
+  gpu g3 { model tesla-p100-16gb  pci 0000:0c:00.0  use passthrough }
+}
+vm trainer {
+  host esx14  memory 128GiB
+  passthrough g0, g1
+  guest { os linux driver "390.42" license main product vws }
+}
+vm viz {
+  host esx14  memory 32GiB
+  vgpu grid_v100d-8q
+  guest { driver "390.42" license solo }
+}
+vm compute {
+  host esx14  memory 32GiB
+  passthrough g3
+  guest { os linux license main product vcs }
+}
+vm win {
+  host esx14  memory 32GiB
+  vgpu grid_v100d-8q
+  guest { os windows driver "390.42" license main }
+}
+vm cpu { host esx14 memory 4GiB guest { os linux } }
+"#;
+
+    #[test]
+    fn passthrough_vws_with_backup_server() {
+        let c = build(LEGACY);
+        assert_eq!(
+            conf_of(&c, "trainer").as_deref(),
+            Some(
+                "# gpuc: gridd.conf of VM trainer, licence main\n\
+                 # install as /etc/nvidia/gridd.conf, then: sudo systemctl restart nvidia-gridd\n\
+                 ServerAddress=10.1.2.3\n\
+                 ServerPort=7070\n\
+                 BackupServerAddress=10.1.2.4\n\
+                 BackupServerPort=7071\n\
+                 FeatureType=2\n"
+            )
+        );
+    }
+
+    #[test]
+    fn vgpu_guest_without_os_is_linux() {
+        let c = build(LEGACY);
+        assert_eq!(
+            conf_of(&c, "viz").as_deref(),
+            Some(
+                "# gpuc: gridd.conf of VM viz, licence solo\n\
+                 # install as /etc/nvidia/gridd.conf, then: sudo systemctl restart nvidia-gridd\n\
+                 ServerAddress=lic.lab.local\n\
+                 ServerPort=7070\n\
+                 FeatureType=1\n"
+            )
+        );
+    }
+
+    #[test]
+    fn passthrough_vcs_is_feature_type_4() {
+        let c = build(LEGACY);
+        let text = conf_of(&c, "compute").unwrap();
+        assert!(text.ends_with("BackupServerPort=7071\nFeatureType=4\n"), "{text}");
+    }
+
+    #[test]
+    fn windows_and_unlicensed_guests_have_none() {
+        let c = build(LEGACY);
+        assert_eq!(conf_of(&c, "win"), None);
+        assert_eq!(conf_of(&c, "cpu"), None);
+    }
+
+    #[test]
+    fn nls_token() {
+        let spec = r#"
+license nls { token "client_configuration_token_04-01-2025-10-00-00.tok" }
+host h {
+  address "h.lab"  esxi "8.0 U3"
+  nvidia { vib "/vmfs/volumes/ds1/NVIDIA.zip"  release "17.1" }
+  gpu g0 { model tesla-t4 pci 0000:3b:00.0 use vgpu }
+}
+vm v {
+  host h  memory 16GiB
+  vgpu grid_t4-4q
+  guest { os linux driver "550.54" license nls }
+}
+"#;
+        let c = build(spec);
+        assert_eq!(
+            conf_of(&c, "v").as_deref(),
+            Some(
+                "# gpuc: gridd.conf of VM v, licence nls\n\
+                 # install as /etc/nvidia/gridd.conf, then: sudo systemctl restart nvidia-gridd\n\
+                 # NLS: copy the client configuration token client_configuration_token_04-01-2025-10-00-00.tok to /etc/nvidia/ClientConfigToken/\n\
+                 # then: chmod 744 /etc/nvidia/ClientConfigToken/client_configuration_token_04-01-2025-10-00-00.tok\n\
+                 FeatureType=1\n"
+            )
+        );
+    }
+}

@@ -292,9 +292,9 @@ impl Lowerer<'_> {
             let time_slice = nr.attr("time_slice").and_then(|a| milliseconds(a, self.diags));
             HostDriver { span: b.key.span, vib, release, scheduler, time_slice }
         });
-        let Some(esxi) = esxi else {
-            return self.skip_host_gpus(&r);
-        };
+        // A host whose version is missing or unreadable (already reported) is kept, as the
+        // newest ESXi, so that references to it resolve and no version rule fires on a guess.
+        let esxi = esxi.unwrap_or(Spanned::new(EsxiVersion::new(9, 9, 9), inst.span));
         self.model.hosts.push(Host {
             name: inst.name.clone(),
             span: inst.span,
@@ -310,15 +310,6 @@ impl Lowerer<'_> {
         });
         for block in r.blocks("gpu") {
             self.gpu(id, block);
-        }
-    }
-
-    /// A host whose version could not be read is left out, but its GPUs are still checked
-    /// for value errors so that one run reports them all.
-    fn skip_host_gpus(&mut self, r: &Reader) {
-        self.names.hosts.retain(|_, id| id.index() < self.model.hosts.len());
-        for block in r.blocks("gpu") {
-            let _ = Reader::new(&block.body, "gpu", GPU_KEYS, &[], &[], self.diags);
         }
     }
 

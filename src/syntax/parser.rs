@@ -264,6 +264,17 @@ fn syntax_error(file: FileId, text: &str, error: pest::error::Error<Rule>) -> Di
         [one] => one.to_string(),
         [init @ .., last] => format!("{} or {last}", init.join(", ")),
     };
+    if found == "end of file" {
+        if let Some(open) = unclosed_brace(text) {
+            return Diagnostic::new(
+                Code::Syntax,
+                "a block is never closed",
+                Span::new(file, open, open + 1),
+                "this `{` has no matching `}`",
+            )
+            .with_help("add the missing `}` at the end of the block");
+        }
+    }
     let help = if expected.contains(&"a top-level item (`import`, `catalog`, `license`, `host`, `vm`, `bitfusion`)") {
         "a file holds `import`, `catalog`, `license`, `host`, `vm` and `bitfusion` items; check the spelling of the keyword and that every `{` is closed".to_string()
     } else if found == "end of file" {
@@ -273,6 +284,40 @@ fn syntax_error(file: FileId, text: &str, error: pest::error::Error<Rule>) -> Di
     };
     Diagnostic::new(Code::Syntax, format!("expected {expected_text}, found {found}"), span, format!("expected {expected_text}"))
         .with_help(help)
+}
+
+/// The offset of the last `{` left open at the end of the text (strings and comments skipped).
+fn unclosed_brace(text: &str) -> Option<usize> {
+    let mut open: Vec<usize> = Vec::new();
+    let mut chars = text.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '#' => {
+                for (_, c) in chars.by_ref() {
+                    if c == '\n' {
+                        break;
+                    }
+                }
+            }
+            '"' => {
+                while let Some((_, c)) = chars.next() {
+                    match c {
+                        '\\' => {
+                            chars.next();
+                        }
+                        '"' | '\n' => break,
+                        _ => {}
+                    }
+                }
+            }
+            '{' => open.push(i),
+            '}' => {
+                open.pop();
+            }
+            _ => {}
+        }
+    }
+    open.pop()
 }
 
 /// How a grammar rule is named in a message; `None` hides helper rules.
@@ -287,7 +332,7 @@ fn phrase(rule: Rule) -> Option<&'static str> {
         Rule::body => "a `{`",
         Rule::block | Rule::attribute | Rule::key => "an attribute, a nested block or `}`",
         Rule::placed | Rule::quantity | Rule::pci_address | Rule::number | Rule::reference => "a value",
-        Rule::string => "a string in double quotes",
+        Rule::string => "a string in double quotes (closed on the same line)",
         Rule::string_inner | Rule::escape => "a string character or escape (`\\\"`, `\\\\`, `\\n`, `\\t`)",
         Rule::name | Rule::name_pattern | Rule::ident => "a name",
         Rule::range => "a range such as `[1..4]`",
