@@ -31,6 +31,31 @@ enum Command {
         #[command(flatten)]
         options: CheckOptions,
     },
+    /// Check, then write the runbooks, .vmx fragments, gridd.conf and servers.conf files.
+    Build {
+        /// `.gpu` files, or folders searched for them.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// The output folder. It is replaced as a whole, only after a successful compile.
+        #[arg(short, long, value_name = "DIR")]
+        output: PathBuf,
+        /// Replace DIR even if gpuc did not create it.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        options: CheckOptions,
+    },
+    /// Print the step graph (Graphviz DOT, or Mermaid for pull-request comments).
+    Graph {
+        /// `.gpu` files, or folders searched for them.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+        format: GraphFormat,
+        /// An extra GPU catalog (YAML) that adds or overrides boards.
+        #[arg(long = "catalog", value_name = "FILE")]
+        catalogs: Vec<PathBuf>,
+    },
     /// Explain a diagnostic code, or list every code.
     Explain {
         /// A code such as E1001.
@@ -61,6 +86,12 @@ enum Format {
     Json,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum GraphFormat {
+    Dot,
+    Mermaid,
+}
+
 /// Runs the command line and returns the process exit code.
 pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode {
     let cli = match Cli::try_parse_from(args) {
@@ -71,7 +102,15 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode {
         }
     };
     match cli.command {
-        Command::Check { paths, options } => run_check(&paths, &options),
+        Command::Check { paths, options } => match compile(&paths, &options) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(code) => code,
+        },
+        Command::Build { paths, output, force, options } => run_build(&paths, &output, force, &options),
+        Command::Graph { paths, format, catalogs } => {
+            let options = CheckOptions { format: Format::Human, deny_warnings: false, catalogs };
+            run_graph(&paths, format, &options)
+        }
         Command::Explain { code, list } => explain(code.as_deref(), list),
     }
 }
@@ -121,16 +160,15 @@ fn usage_error(message: &str) -> ExitCode {
     ExitCode::from(EXIT_USAGE)
 }
 
-fn run_check(paths: &[PathBuf], options: &CheckOptions) -> ExitCode {
-    let files = match expand(paths) {
-        Ok(f) => f,
-        Err(e) => return usage_error(&e),
-    };
+/// Checks the spec and prints its diagnostics. Returns the checked estate when it may be
+/// compiled further, or the exit code to stop with.
+fn compile(paths: &[PathBuf], options: &CheckOptions) -> Result<Checked, ExitCode> {
+    let files = expand(paths).map_err(|e| usage_error(&e))?;
     let input = Input { files, catalogs: options.catalogs.clone() };
     let checked = match guarded(|| check(&input, &RealFileSystem)) {
         Ok(Ok(c)) => c,
-        Ok(Err(unreadable)) => return usage_error(&unreadable.to_string()),
-        Err(panic) => return internal_error(&panic),
+        Ok(Err(unreadable)) => return Err(usage_error(&unreadable.to_string())),
+        Err(panic) => return Err(internal_error(&panic)),
     };
     let failed = checked.has_errors() || (options.deny_warnings && !checked.diagnostics.is_empty());
     let printed = match options.format {
@@ -138,9 +176,134 @@ fn run_check(paths: &[PathBuf], options: &CheckOptions) -> ExitCode {
         Format::Json => print_json(&checked),
     };
     if printed.is_err() {
-        return ExitCode::from(EXIT_USAGE);
+        return Err(ExitCode::from(EXIT_USAGE));
     }
-    ExitCode::from(if failed { EXIT_SPEC } else { 0 })
+    if failed {
+        Err(ExitCode::from(EXIT_SPEC))
+    } else {
+        Ok(checked)
+    }
+}
+
+fn planned(checked: &Checked) -> Result<crate::plan::Plan, ExitCode> {
+    match guarded(|| crate::plan::plan(&checked.model, &checked.analysis)) {
+        Ok(Ok(plan)) => Ok(plan),
+        Ok(Err(d)) => {
+            eprint!("{}", render::human(&d, &checked.sources, color_wanted(), 100));
+            Err(ExitCode::from(EXIT_SPEC))
+        }
+        Err(panic) => Err(internal_error(&panic)),
+    }
+}
+
+fn run_build(paths: &[PathBuf], output: &Path, force: bool, options: &CheckOptions) -> ExitCode {
+    let checked = match compile(paths, options) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let plan = match planned(&checked) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let artefacts = match guarded(|| crate::emit::artefacts(&checked, &plan)) {
+        Ok(a) => a,
+        Err(panic) => return internal_error(&panic),
+    };
+    match write_output(output, &artefacts, force) {
+        Ok(()) => {
+            if matches!(options.format, Format::Human) {
+                eprintln!("wrote {} files to {}", artefacts.len(), output.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => usage_error(&e),
+    }
+}
+
+fn run_graph(paths: &[PathBuf], format: GraphFormat, options: &CheckOptions) -> ExitCode {
+    let checked = match compile(paths, options) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let plan = match planned(&checked) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let text = match format {
+        GraphFormat::Dot => crate::emit::graph::dot(&checked.model, &plan),
+        GraphFormat::Mermaid => crate::emit::graph::mermaid(&checked.model, &plan),
+    };
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(_) => ExitCode::from(EXIT_USAGE),
+    }
+}
+
+/// The file that marks a folder as written by `gpuc build`, which may then replace it.
+const MARKER: &str = ".gpuc-output";
+
+/// Writes the artefacts into a fresh folder beside `dir`, then swaps it in with renames, so a
+/// failure leaves `dir` as it was. Refuses to replace a non-empty folder gpuc did not write.
+fn write_output(dir: &Path, artefacts: &[crate::emit::Artefact], force: bool) -> Result<(), String> {
+    let exists = dir.exists();
+    if exists {
+        let ours = dir.join(MARKER).is_file() || std::fs::read_dir(dir).map(|mut d| d.next().is_none()).unwrap_or(false);
+        if !dir.is_dir() || (!ours && !force) {
+            return Err(format!(
+                "{} exists and was not written by gpuc build; choose another folder or pass --force to replace it",
+                dir.display()
+            ));
+        }
+    }
+    let name = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .filter(|n| !n.is_empty() && *n != "..")
+        .ok_or_else(|| format!("{} is not a folder name gpuc can write", dir.display()))?;
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    let staging = parent.join(format!(".{name}.gpuc-new-{}", std::process::id()));
+    let result = stage(&staging, artefacts).and_then(|()| {
+        if exists {
+            let old = parent.join(format!(".{name}.gpuc-old-{}", std::process::id()));
+            std::fs::rename(dir, &old).map_err(|e| format!("cannot move {} aside: {e}", dir.display()))?;
+            if let Err(e) = std::fs::rename(&staging, dir) {
+                let _ = std::fs::rename(&old, dir);
+                return Err(format!("cannot move the new output into {}: {e}", dir.display()));
+            }
+            let _ = std::fs::remove_dir_all(&old);
+            Ok(())
+        } else {
+            std::fs::rename(&staging, dir).map_err(|e| format!("cannot move the new output into {}: {e}", dir.display()))
+        }
+    });
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    result
+}
+
+fn stage(staging: &Path, artefacts: &[crate::emit::Artefact]) -> Result<(), String> {
+    let _ = std::fs::remove_dir_all(staging);
+    let fail = |p: &Path, e: std::io::Error| format!("cannot write {}: {e}", p.display());
+    std::fs::create_dir_all(staging).map_err(|e| fail(staging, e))?;
+    std::fs::write(staging.join(MARKER), "written by gpuc build; gpuc build may replace this folder\n").map_err(|e| fail(staging, e))?;
+    for a in artefacts {
+        let path = staging.join(&a.path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| fail(parent, e))?;
+        }
+        std::fs::write(&path, &a.text).map_err(|e| fail(&path, e))?;
+        #[cfg(unix)]
+        if a.path.ends_with(".sh") {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).map_err(|e| fail(&path, e))?;
+        }
+    }
+    Ok(())
 }
 
 /// Runs `f`, turning a panic (a compiler bug) into its message instead of a crash.

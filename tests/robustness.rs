@@ -1,6 +1,16 @@
-//! No input makes the compiler panic: every prefix of every example and test spec is checked.
+//! No input makes the compiler panic: every prefix of every example and test spec goes
+//! through the whole pipeline (check, and for a clean prefix, plan and emit).
 
 mod common;
+
+fn compile(text: &str) {
+    let checked = common::check_text(text);
+    if !checked.has_errors() {
+        if let Ok(plan) = gpuc::plan::plan(&checked.model, &checked.analysis) {
+            let _ = gpuc::emit::artefacts(&checked, &plan);
+        }
+    }
+}
 
 #[test]
 fn every_prefix_of_every_spec_checks_without_panic() {
@@ -11,7 +21,7 @@ fn every_prefix_of_every_spec_checks_without_panic() {
         let text = std::fs::read_to_string(&file).expect("readable");
         for (end, _) in text.char_indices().chain([(text.len(), ' ')]) {
             let prefix = &text[..end];
-            let result = std::panic::catch_unwind(|| common::check_text(prefix));
+            let result = std::panic::catch_unwind(|| compile(prefix));
             assert!(result.is_ok(), "{}: the prefix of {end} bytes panics:\n{prefix}", file.display());
         }
     }

@@ -214,7 +214,7 @@ impl Lowerer<'_> {
         let r = Reader::new(
             inst.body,
             "host",
-            &["address", "esxi", "memory", "assignment", "graphics"],
+            &["address", "system_id", "esxi", "memory", "assignment", "graphics"],
             &["gpu", "bios", "nvidia"],
             &["gpu"],
             self.diags,

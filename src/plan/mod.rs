@@ -260,7 +260,7 @@ pub fn plan(model: &Model, analysis: &Analysis) -> Result<Plan, Box<Diagnostic>>
     }
     let order = topological(&b.graph).map_err(|cycle| {
         let names: Vec<String> = cycle.iter().map(|&id| format!("{:?}", b.steps[id.0 as usize].action)).collect();
-        let span = b.steps[cycle[0].0 as usize].span;
+        let span = cycle.first().map_or_else(|| b.steps[0].span, |id| b.steps[id.0 as usize].span);
         Box::new(
             Diagnostic::new(
                 Code::Internal,
@@ -294,13 +294,8 @@ fn host_steps(model: &Model, analysis: &Analysis, id: HostId, b: &mut Builder) -
         let step = b.add(target, action, span, why, &after);
         chain.push(step);
     };
-    if facts.needs_above_4g && host.above_4g_decoding.is_none() {
-        let gpu = host
-            .gpus
-            .iter()
-            .copied()
-            .find(|&g| model.board_of(g).is_some_and(|b| b.maps_over_16gb()))
-            .unwrap_or(vgpu.first().copied().unwrap_or(passthrough[0]));
+    let large = host.gpus.iter().copied().find(|&g| model.board_of(g).is_some_and(|b| b.maps_over_16gb()));
+    if let Some(gpu) = large.filter(|_| facts.needs_above_4g && host.above_4g_decoding.is_none()) {
         add(
             b,
             Action::EnableAbove4gDecoding,
@@ -317,7 +312,7 @@ fn host_steps(model: &Model, analysis: &Analysis, id: HostId, b: &mut Builder) -
             host.graphics.as_ref().map_or(host.span, |g| g.span),
             "R13: vGPU needs host graphics SharedPassthru, set before the VIB (seed §6.1.2, §6.1.3)",
         );
-        add(b, Action::Reboot { reason: "the host graphics type takes effect after a reboot (seed §6.1.2)" }, host.span, "seed §6.1.2");
+        add(b, Action::Reboot { reason: "the host graphics type takes effect after a reboot" }, host.span, "seed §6.1.2");
         let nvidia = host.nvidia.as_ref();
         let path = nvidia.and_then(|n| n.vib.as_ref());
         if let Some(path) = path {
@@ -401,7 +396,7 @@ fn host_steps(model: &Model, analysis: &Analysis, id: HostId, b: &mut Builder) -
             span,
             "R14: vGPU software before 9.0 does not run with ECC on (seed §6.1.7)",
         );
-        add(b, Action::Reboot { reason: "the ECC mode changes at the next reboot (NVIDIA vGPU UG §2.7)" }, span, "ref §4.5");
+        add(b, Action::Reboot { reason: "the ECC mode changes at the next reboot" }, span, "NVIDIA vGPU UG §2.7; ref §4.5");
         add(b, Action::VerifyEccDisabled { gpus: facts.ecc_off.clone() }, span, "seed §6.1.7: ECC Mode Current: Disabled");
     }
     add(b, Action::ExitMaintenanceMode, host.span, "the host takes VMs again (seed §6.1.3)");

@@ -1,0 +1,133 @@
+//! Words for steps: a one-line title (graph nodes, plan.md headings) and, for manual steps,
+//! the exact instruction the operator follows.
+
+use crate::model::{GpuId, GuestOs, LicenseKind, Model};
+use crate::plan::{Action, Plan, StepId, Target};
+
+fn gpus(model: &Model, gpus: &[GpuId]) -> String {
+    gpus.iter()
+        .map(|&g| model.gpu(g).pci.as_ref().map_or_else(|| model.gpu_label(g), |p| format!("{} ({})", model.gpu_label(g), p.value)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn target_name(model: &Model, target: Target) -> String {
+    match target {
+        Target::Host(h) => model.host(h).name.clone(),
+        Target::VCenter => "vCenter".to_string(),
+        Target::Vm(v) | Target::Guest(v) => model.vm(v).name.clone(),
+        Target::Pool(p) => model.pools[p.index()].name.clone(),
+    }
+}
+
+/// `esx14: install the NVIDIA host driver`.
+pub fn title(model: &Model, plan: &Plan, id: StepId) -> String {
+    let step = plan.step(id);
+    let what = match &step.action {
+        Action::EnableAbove4gDecoding => "enable above-4G decoding in the BIOS".to_string(),
+        Action::EnterMaintenanceMode => "enter maintenance mode".to_string(),
+        Action::SetHostGraphics { policy } => format!("host graphics SharedPassthru, policy {}", policy.esxcli()),
+        Action::Reboot { .. } => "reboot".to_string(),
+        Action::InstallHostDriver { .. } => "install the NVIDIA host driver".to_string(),
+        Action::EnablePassthrough { gpus: g } => format!("enable passthrough: {}", gpus(model, g)),
+        Action::EnablePassthroughInClient { gpus: g } => format!("enable passthrough in the vSphere Client: {}", gpus(model, g)),
+        Action::SetMixedSize { gpu } => format!("mixed-size vGPU mode on {}", model.gpu_label(*gpu)),
+        Action::SetScheduler { rmpvmrl } => format!("vGPU scheduler RmPVMRL={rmpvmrl:#04x}"),
+        Action::VerifyHostDriver => "verify the NVIDIA host driver".to_string(),
+        Action::VerifyPassthrough { .. } => "verify passthrough".to_string(),
+        Action::DisableEcc { gpus: g } => format!("disable ECC: {}", gpus(model, g)),
+        Action::VerifyEccDisabled { .. } => "verify ECC is disabled".to_string(),
+        Action::ExitMaintenanceMode => "exit maintenance mode".to_string(),
+        Action::EnableVgpuHotMigrate => "enable vgpu.hotmigrate.enabled".to_string(),
+        Action::ConfigureVm => "apply the .vmx fragment".to_string(),
+        Action::InstallGuestDriver => "install the guest driver".to_string(),
+        Action::LicenceGuest => "license the guest".to_string(),
+        Action::StartResourceScheduler { server } => {
+            format!("start the resource scheduler on {}", model.pools[pool(step.target)].servers[*server].name)
+        }
+        Action::ConfigureClient { client } => format!("configure client {}", model.pools[pool(step.target)].clients[*client].name),
+    };
+    format!("{}: {what}", target_name(model, step.target))
+}
+
+fn pool(target: Target) -> usize {
+    match target {
+        Target::Pool(p) => p.index(),
+        _ => 0,
+    }
+}
+
+/// The operator's instruction for a manual step (`None` for scripted host steps).
+pub fn instruction(model: &Model, plan: &Plan, id: StepId) -> Option<String> {
+    let step = plan.step(id);
+    Some(match (&step.action, step.target) {
+        (Action::EnableAbove4gDecoding, Target::Host(h)) => format!(
+            "In the BIOS of `{}`, enable \"above 4G decoding\" (also named \"memory mapped I/O above 4 GB\" or \"PCI 64-bit resource handling above 4G\", usually in the PCI section), then write `bios {{ above_4g_decoding true }}` in the spec.",
+            model.host(h).name
+        ),
+        (Action::EnablePassthroughInClient { gpus: g }, Target::Host(h)) => format!(
+            "vSphere Client: select `{}` > Configure > Hardware > PCI Devices > Edit, tick {}, click OK. The phase's script then reboots the host.",
+            model.host(h).name,
+            gpus(model, g)
+        ),
+        (Action::EnableVgpuHotMigrate, _) => "vSphere Client: select the vCenter Server > Configure > Settings > Advanced Settings > Edit Settings, add `vgpu.hotmigrate.enabled` = `true`.".to_string(),
+        (Action::ConfigureVm, Target::Vm(v)) => {
+            let name = &model.vm(v).name;
+            format!("Power off `{name}`. In Edit Settings, add each PCI device (Add New Device > PCI Device; for vGPU choose the profile) and the configuration parameters of `vms/{name}.vmx` (VM Options > Advanced > Edit Configuration), or merge the fragment into the VM's .vmx while it is powered off. Power on.")
+        }
+        (Action::InstallGuestDriver, Target::Guest(v)) => {
+            let vm = model.vm(v);
+            let guest = vm.guest.as_ref()?;
+            let driver = guest.driver.as_ref().map_or_else(String::new, |d| d.value.to_string());
+            let windows = guest.os.as_ref().is_some_and(|o| o.value == GuestOs::Windows);
+            if windows {
+                format!("Install NVIDIA driver {driver} in `{}` and restart it; check with `nvidia-smi`.", vm.name)
+            } else if vm.vgpus.is_empty() {
+                format!("In `{}`: install NVIDIA driver {driver} (the datacenter driver, or the vGPU software guest driver for a licensed guest), then check with `nvidia-smi`.", vm.name)
+            } else {
+                format!("In `{}`: leave X (`sudo init 3`), run `sudo sh ./NVIDIA-Linux-x86_64-{driver}-grid.run`, then check with `nvidia-smi` (seed §6.3).", vm.name)
+            }
+        }
+        (Action::LicenceGuest, Target::Guest(v)) => {
+            let vm = model.vm(v);
+            let licence = vm.guest.as_ref()?.license.as_ref()?;
+            let windows = vm.guest.as_ref()?.os.as_ref().is_some_and(|o| o.value == GuestOs::Windows);
+            let token = match &model.license(licence.value).kind {
+                LicenseKind::Token { file } => Some(file.value.clone()),
+                LicenseKind::Server { .. } => None,
+            };
+            match (windows, token) {
+                (true, Some(t)) => format!("Copy `{t}` to `%SystemDrive%\\Program Files\\NVIDIA Corporation\\vGPU Licensing\\ClientConfigToken` in `{}` and restart the NvDisplayContainer service.", vm.name),
+                (true, None) => format!("In `{}`: NVIDIA Control Panel > Manage License: enter the license server of licence `{}`.", vm.name, model.license(licence.value).name),
+                (false, Some(t)) => format!("In `{0}`: copy `guests/{0}/gridd.conf` to `/etc/nvidia/gridd.conf` and `{t}` to `/etc/nvidia/ClientConfigToken/` (`chmod 744`), run `sudo systemctl restart nvidia-gridd`, then `nvidia-smi -q | grep -i license` shows it licensed.", vm.name),
+                (false, None) => format!("In `{0}`: copy `guests/{0}/gridd.conf` to `/etc/nvidia/gridd.conf`, run `sudo service nvidia-gridd restart`, then `sudo grep grid /var/log/messages` shows \"license acquired successfully\" (seed §6.3.5).", vm.name),
+            }
+        }
+        (Action::StartResourceScheduler { server }, Target::Pool(p)) => {
+            let pool = &model.pools[p.index()];
+            let s = &pool.servers[*server];
+            if pool.product.value.flexdirect {
+                format!("On `{}` ({}): `sudo flexdirect init`, then `nohup flexdirect resource_scheduler > /dev/null 2>&1 &`; `flexdirect list_gpus` shows its GPUs (seed §7.2.4-7.2.5).", s.name, s.address)
+            } else {
+                format!("On `{}` ({}): the vSphere Bitfusion server appliance runs the scheduler; `bitfusion list_gpus` shows its GPUs.", s.name, s.address)
+            }
+        }
+        (Action::ConfigureClient { client }, Target::Pool(p)) => {
+            let pool = &model.pools[p.index()];
+            let c = &pool.clients[*client];
+            let cli = if pool.product.value.flexdirect { "flexdirect" } else { "bitfusion" };
+            let share = c.share.as_ref().map_or_else(String::new, |s| format!(" -p {}", s.value));
+            let memory = c.memory.as_ref().map_or_else(String::new, |m| format!(" -m {}", m.value.as_mib_ceil()));
+            format!(
+                "On `{}` ({}): copy `bitfusion/{}/{}/servers.conf` to `{}`, then `{cli} run -n {}{share}{memory} -- nvidia-smi` (seed §7.2.10-7.2.11).",
+                c.name,
+                c.address,
+                pool.name,
+                c.name,
+                super::servers::path(model, p),
+                c.gpus.value
+            )
+        }
+        _ => return None,
+    })
+}

@@ -1,0 +1,217 @@
+//! `gpuc build`: every artefact of every example snapshotted, scripts that parse, byte-stable
+//! output, atomic writes, and the properties the plan/emit issue asks to see.
+
+mod common;
+
+use gpuc::emit::{artefacts, Artefact};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn build(path: &Path) -> Vec<Artefact> {
+    let checked = common::check_file(path);
+    assert!(!checked.has_errors(), "{}: {}", path.display(), common::rendered(&checked));
+    let plan = gpuc::plan::plan(&checked.model, &checked.analysis).expect("no cycle");
+    artefacts(&checked, &plan)
+}
+
+fn build_text(text: &str) -> Vec<Artefact> {
+    let checked = common::check_text(text);
+    assert!(!checked.has_errors(), "{}", common::rendered(&checked));
+    let plan = gpuc::plan::plan(&checked.model, &checked.analysis).expect("no cycle");
+    artefacts(&checked, &plan)
+}
+
+fn file<'a>(artefacts: &'a [Artefact], path: &str) -> &'a str {
+    artefacts.iter().find(|a| a.path == path).map(|a| a.text.as_str()).unwrap_or_else(|| panic!("no {path}"))
+}
+
+/// The scripts of one host, concatenated in phase order.
+fn runbook(artefacts: &[Artefact], host: &str) -> String {
+    let prefix = format!("hosts/{host}/");
+    artefacts.iter().filter(|a| a.path.starts_with(&prefix)).map(|a| a.text.as_str()).collect()
+}
+
+fn position(text: &str, needle: &str) -> usize {
+    text.find(needle).unwrap_or_else(|| panic!("`{needle}` not found in:\n{text}"))
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("gpuc-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn gpuc(args: &[&str]) -> i32 {
+    Command::new(env!("CARGO_BIN_EXE_gpuc")).args(args).output().expect("runs").status.code().expect("exit code")
+}
+
+/// Every file below `dir` with its bytes, sorted by path.
+fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
+        for entry in std::fs::read_dir(dir).expect("readable").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(base, &path, out);
+            } else {
+                let rel = path.strip_prefix(base).expect("below").to_string_lossy().into_owned();
+                out.push((rel, std::fs::read(&path).expect("readable")));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+#[test]
+fn every_artefact_of_every_example() {
+    insta::glob!("../examples", "*.gpu", |path| {
+        let relative = path.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap_or(path);
+        let artefacts = build(relative);
+        let document: String = artefacts.iter().map(|a| format!("===== {} =====\n{}\n", a.path, a.text)).collect();
+        let source = std::fs::read_to_string(path).expect("readable");
+        insta::with_settings!({ description => source, omit_expression => true, prepend_module_to_snapshot => false }, {
+            insta::assert_snapshot!(document);
+        });
+    });
+}
+
+#[test]
+fn every_emitted_script_passes_sh_n() {
+    let dir = scratch("sh-n");
+    for example in common::files_in("examples", "gpu") {
+        for a in build(&example).iter().filter(|a| a.path.ends_with(".sh")) {
+            let path = dir.join(a.path.replace('/', "_"));
+            std::fs::write(&path, &a.text).expect("writable");
+            let out = Command::new("sh").arg("-n").arg(&path).output().expect("sh runs");
+            assert!(out.status.success(), "{} {}: {}", example.display(), a.path, String::from_utf8_lossy(&out.stderr));
+        }
+    }
+}
+
+#[test]
+fn building_twice_gives_identical_bytes() {
+    let dir = scratch("twice");
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    for out in [&a, &b] {
+        assert_eq!(gpuc(&["build", "examples/current-estate.gpu", "-o", out.to_str().expect("utf-8")]), 0);
+    }
+    assert_eq!(tree(&a), tree(&b));
+    assert_eq!(build(Path::new("examples/lab.gpu")), build(Path::new("examples/lab.gpu")));
+}
+
+#[test]
+fn a_failing_spec_leaves_the_output_untouched() {
+    let dir = scratch("atomic");
+    let out = dir.join("out");
+    let out_str = out.to_str().expect("utf-8");
+    assert_eq!(gpuc(&["build", "examples/lab.gpu", "-o", out_str]), 0);
+    let before = tree(&out);
+    assert_eq!(gpuc(&["build", "tests/guide/three-p100-8q-on-one-p100.gpu", "-o", out_str]), 1);
+    assert_eq!(tree(&out), before);
+    // A rebuild of a good spec replaces the folder gpuc wrote.
+    assert_eq!(gpuc(&["build", "examples/vgpu-p100.gpu", "-o", out_str]), 0);
+    assert!(out.join("hosts/esx14/1-graphics.sh").is_file());
+    assert!(!out.join("vms/trainer.vmx").exists(), "files of the earlier build are gone");
+    // No staging folders are left beside it.
+    assert_eq!(std::fs::read_dir(&dir).expect("readable").count(), 1);
+}
+
+#[test]
+fn a_folder_gpuc_did_not_write_is_not_replaced_without_force() {
+    let dir = scratch("foreign");
+    let out = dir.join("mine");
+    std::fs::create_dir_all(&out).expect("dir");
+    std::fs::write(out.join("notes.txt"), "keep me").expect("file");
+    let out_str = out.to_str().expect("utf-8");
+    assert_eq!(gpuc(&["build", "examples/lab.gpu", "-o", out_str]), 2);
+    assert_eq!(std::fs::read_to_string(out.join("notes.txt")).expect("kept"), "keep me");
+    assert_eq!(gpuc(&["build", "--force", "examples/lab.gpu", "-o", out_str]), 0);
+    assert!(out.join("plan.md").is_file() && !out.join("notes.txt").exists());
+}
+
+#[test]
+fn adversarial_names_are_rejected_by_the_grammar_or_quoted() {
+    for name in ["\"a b\"", "$(reboot)", "../etc", "a;b", "`id`", "a\nb"] {
+        let checked = common::check_text(&format!("vm {name} {{ host h memory 1GiB }}"));
+        assert!(checked.diagnostics.iter().any(|d| d.code == gpuc::diagnostics::Code::Syntax), "{name:?} must be a syntax error");
+    }
+    for address in ["$(reboot)", "a b", "x'y", "../../x"] {
+        let checked = common::check_text(&format!("host h {{ address \"{address}\" esxi \"8.0\" }}"));
+        assert!(checked.has_errors(), "address {address:?} must be refused");
+    }
+    let checked = common::check_text("host h { address \"h\" esxi \"8.0\" nvidia { vib \"/vmfs/volumes/d/x'; reboot; '.vib\" } }");
+    assert!(checked.has_errors(), "a quote in the VIB path is refused");
+    // A datastore path with spaces is legal and reaches the script single-quoted.
+    let artefacts = build_text(
+        "license l { server \"10.0.0.1\" }\nhost h { address \"h\" esxi \"7.0 U3\" nvidia { vib \"/vmfs/volumes/data store 1/NVIDIA host driver.vib\" release \"13.0\" } gpu g { model tesla-t4 pci 0000:3b:00.0 use vgpu } }\nvm v { host h memory 8GiB vgpu grid_t4-4q guest { driver \"470.63\" license l } }\n",
+    );
+    assert!(runbook(&artefacts, "h").contains("'/vmfs/volumes/data store 1/NVIDIA host driver.vib'"));
+    assert!(artefacts.iter().all(|a| !a.path.contains("..") && !a.path.starts_with('/')));
+}
+
+#[test]
+fn vgpu_host_runbook_follows_the_guide() {
+    let artefacts = build(Path::new("examples/vgpu-p100.gpu"));
+    let script = runbook(&artefacts, "esx14");
+    let enter = position(&script, "esxcli system maintenanceMode set --enable true");
+    let graphics = position(&script, "--default-type SharedPassthru");
+    let first_reboot = position(&script, "\nreboot");
+    let install = position(&script, "esxcli software vib install -v '/");
+    let exit = script.rfind("esxcli system maintenanceMode set --enable false").expect("exits maintenance mode");
+    assert!(enter < graphics && graphics < first_reboot && first_reboot < install && install < exit);
+    let last_esxcli = script.rfind("esxcli ").expect("esxcli");
+    assert!(exit >= last_esxcli - 4 || script[exit..].matches("esxcli system maintenanceMode set").count() == 1);
+    assert!(!script[exit..].contains("esxcli software") && !script[exit..].contains("esxcli graphics"));
+    // vGPU software 6.2 is before 9.0: ECC is disabled, then the host reboots again.
+    assert!(script.contains("-e 0"));
+}
+
+#[test]
+fn ecc_is_disabled_only_before_vgpu_9() {
+    let spec = |release: &str| {
+        format!(
+            "license l {{ server \"10.0.0.1\" }}\nhost h {{ address \"h\" esxi \"6.7.0 U3\" nvidia {{ vib \"/vmfs/volumes/d/nvidia.vib\" release \"{release}\" }} gpu g {{ model tesla-v100d-32gb pci 0000:3b:00.0 use vgpu }} }}\nvm v {{ host h memory 16GiB vgpu grid_v100d-8q guest {{ license l }} }}\n"
+        )
+    };
+    assert!(runbook(&build_text(&spec("8.0")), "h").contains("nvidia-smi -i 0000:3b:00.0 -e 0"));
+    assert!(!runbook(&build_text(&spec("9.0")), "h").contains("-e 0"));
+}
+
+#[test]
+fn two_p100_passthrough_fragment_holds_the_guide_settings() {
+    let artefacts = build(Path::new("examples/lab.gpu"));
+    let vmx = file(&artefacts, "vms/trainer.vmx");
+    for line in
+        ["firmware = \"efi\"", "pciPassthru.use64bitMMIO = \"TRUE\"", "pciPassthru.64bitMMIOSizeGB = \"64\"", "sched.mem.pin = \"TRUE\""]
+    {
+        assert!(vmx.lines().any(|l| l == line), "{line} missing:\n{vmx}");
+    }
+    let value = |key: &str| vmx.lines().find_map(|l| l.strip_prefix(&format!("{key} = "))).unwrap_or_else(|| panic!("{key}"));
+    assert_eq!(value("sched.mem.min"), value("memSize"));
+    let keys: Vec<&str> = vmx.lines().filter(|l| !l.starts_with('#')).collect();
+    let mut sorted = keys.clone();
+    sorted.sort_unstable();
+    assert_eq!(keys, sorted, "keys are sorted");
+}
+
+#[test]
+fn licensed_vgpu_guest_and_flexdirect_client() {
+    let artefacts = build(Path::new("examples/lab.gpu"));
+    assert!(file(&artefacts, "guests/dev1/gridd.conf").lines().any(|l| l == "FeatureType=1"));
+    let pool = build(Path::new("examples/bitfusion-pool.gpu"));
+    let conf = pool.iter().find(|a| a.path.ends_with("servers.conf") && a.text.lines().count() > 1).expect("a client with two servers");
+    assert!(conf.text.lines().all(|l| gpuc::model::values::check_address(l).is_ok()), "one address per line:\n{}", conf.text);
+}
+
+#[test]
+fn graph_command_prints_dot_and_mermaid() {
+    let out = Command::new(env!("CARGO_BIN_EXE_gpuc")).args(["graph", "examples/lab.gpu"]).output().expect("runs");
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("digraph plan {"));
+    let out = Command::new(env!("CARGO_BIN_EXE_gpuc")).args(["graph", "--format", "mermaid", "examples/lab.gpu"]).output().expect("runs");
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("flowchart TD"));
+    assert_eq!(gpuc(&["graph", "tests/guide/three-p100-8q-on-one-p100.gpu"]), 1);
+}
