@@ -310,10 +310,7 @@ fn render_phase(ctx: &Ctx, index: usize, steps: &[&Step], maintenance_before: bo
                 ctx.name
             ));
         } else {
-            body.say(&format!(
-                "{}: not in maintenance mode (already released?); {this} changes nothing else, it checks and finishes",
-                ctx.name
-            ));
+            body.say(&format!("{}: not in maintenance mode (already released?); {this} only verifies the host", ctx.name));
         }
         body.close();
         body.line("");
