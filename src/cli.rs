@@ -197,12 +197,8 @@ fn planned(checked: &Checked) -> Result<crate::plan::Plan, ExitCode> {
 }
 
 fn run_build(paths: &[PathBuf], output: &Path, force: bool, options: &CheckOptions) -> ExitCode {
-    let checked = match compile(paths, options) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let plan = match planned(&checked) {
-        Ok(p) => p,
+    let (checked, plan) = match compile(paths, options).and_then(|c| planned(&c).map(|p| (c, p))) {
+        Ok(both) => both,
         Err(code) => return code,
     };
     let artefacts = match guarded(|| crate::emit::artefacts(&checked, &plan)) {
@@ -221,12 +217,8 @@ fn run_build(paths: &[PathBuf], output: &Path, force: bool, options: &CheckOptio
 }
 
 fn run_graph(paths: &[PathBuf], format: GraphFormat, options: &CheckOptions) -> ExitCode {
-    let checked = match compile(paths, options) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let plan = match planned(&checked) {
-        Ok(p) => p,
+    let (checked, plan) = match compile(paths, options).and_then(|c| planned(&c).map(|p| (c, p))) {
+        Ok(both) => both,
         Err(code) => return code,
     };
     let text = match format {

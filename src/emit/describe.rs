@@ -32,7 +32,9 @@ pub fn title(model: &Model, plan: &Plan, id: StepId) -> String {
         Action::EnablePassthrough { gpus: g } => format!("enable passthrough: {}", gpus(model, g)),
         Action::EnablePassthroughInClient { gpus: g } => format!("enable passthrough in the vSphere Client: {}", gpus(model, g)),
         Action::SetMixedSize { gpu } => format!("mixed-size vGPU mode on {}", model.gpu_label(*gpu)),
-        Action::SetScheduler { rmpvmrl } => format!("vGPU scheduler RmPVMRL={rmpvmrl:#04x}"),
+        Action::SetModuleParameters { rmpvmrl, vgpu_migration } => {
+            format!("nvidia module NVreg_RegistryDwords={}", crate::plan::registry_dwords(*rmpvmrl, *vgpu_migration))
+        }
         Action::VerifyHostDriver => "verify the NVIDIA host driver".to_string(),
         Action::VerifyPassthrough { .. } => "verify passthrough".to_string(),
         Action::DisableEcc { gpus: g } => format!("disable ECC: {}", gpus(model, g)),

@@ -81,7 +81,7 @@ fn slug(steps: &[&Step]) -> &'static str {
             Action::SetHostGraphics { .. } => (1, "graphics"),
             Action::EnablePassthrough { .. } | Action::EnablePassthroughInClient { .. } => (2, "passthrough"),
             Action::SetMixedSize { .. } => (3, "mixed-size"),
-            Action::SetScheduler { .. } => (4, "scheduler"),
+            Action::SetModuleParameters { .. } => (4, "scheduler"),
             Action::DisableEcc { .. } => (5, "ecc"),
             Action::ExitMaintenanceMode => (6, "finish"),
             Action::VerifyHostDriver | Action::VerifyPassthrough { .. } | Action::VerifyEccDisabled { .. } => (7, "verify"),
@@ -192,15 +192,6 @@ fn one_line(s: &str) -> String {
     s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
 }
 
-/// RmPVMRL as the NVIDIA guides write it: `0x01`, or `0x00030001` with a time slice.
-fn rmpvmrl_hex(value: u32) -> String {
-    if value > 0xff {
-        format!("0x{value:08x}")
-    } else {
-        format!("0x{value:02x}")
-    }
-}
-
 fn scheduler_name(value: u32) -> String {
     let policy = match value & 0xff {
         0x00 => "best effort",
@@ -243,8 +234,12 @@ fn describe(ctx: &Ctx, action: &Action) -> String {
         Action::EnablePassthrough { gpus } => format!("enable passthrough (DirectPath I/O) on {}", ctx.gpu_list(gpus)),
         Action::EnablePassthroughInClient { gpus } => format!("MANUAL: enable passthrough on {} in the vSphere Client", ctx.gpu_list(gpus)),
         Action::SetMixedSize { gpu } => format!("set {} to mixed-size vGPU mode", ctx.gpu_list(&[*gpu])),
-        Action::SetScheduler { rmpvmrl } => {
-            format!("set the vGPU scheduler: RmPVMRL={} ({})", rmpvmrl_hex(*rmpvmrl), scheduler_name(*rmpvmrl))
+        Action::SetModuleParameters { rmpvmrl, vgpu_migration } => {
+            let dwords = crate::plan::registry_dwords(*rmpvmrl, *vgpu_migration);
+            match rmpvmrl {
+                Some(v) => format!("set the nvidia module parameters: {dwords} ({})", scheduler_name(*v)),
+                None => format!("set the nvidia module parameters: {dwords} (vGPU migration)"),
+            }
         }
         Action::VerifyHostDriver => "verify the vGPU manager: VIB, nvidia module, nvidia-smi, Host VGPU mode, host graphics".to_string(),
         Action::VerifyPassthrough { gpus } => format!("verify passthrough is enabled on {}", ctx.gpu_list(gpus)),
@@ -350,7 +345,9 @@ fn render_phase(ctx: &Ctx, index: usize, steps: &[&Step], maintenance_before: bo
                 Action::InstallHostDriver { path } => install_driver(ctx, &mut body, path),
                 Action::EnablePassthrough { gpus } => enable_passthrough(ctx, &mut body, gpus),
                 Action::SetMixedSize { gpu } => set_mixed_size(ctx, &mut body, *gpu),
-                Action::SetScheduler { rmpvmrl } => set_scheduler(ctx, &mut body, *rmpvmrl),
+                Action::SetModuleParameters { rmpvmrl, vgpu_migration } => {
+                    set_module_parameters(ctx, &mut body, &crate::plan::registry_dwords(*rmpvmrl, *vgpu_migration))
+                }
                 Action::VerifyHostDriver => verify_driver(ctx, &mut body),
                 Action::VerifyPassthrough { gpus } => verify_passthrough(ctx, &mut body, gpus),
                 Action::DisableEcc { gpus } => disable_ecc(ctx, &mut body, gpus),
@@ -556,19 +553,19 @@ fn set_mixed_size(ctx: &Ctx, s: &mut Script, gpu: GpuId) {
     s.close();
 }
 
-fn set_scheduler(ctx: &Ctx, s: &mut Script, rmpvmrl: u32) {
-    let hex = rmpvmrl_hex(rmpvmrl);
+fn set_module_parameters(ctx: &Ctx, s: &mut Script, dwords: &str) {
     s.comment("-p replaces the module's whole parameter string (ref §4.4); the old value is printed first.");
     s.line("params=$(esxcli system module parameters list -m nvidia)");
     s.open(&format!(
-        "if printf '%s\\n' \"$params\" | grep -E '^NVreg_RegistryDwords[[:space:]]' | grep -Eq {}; then",
-        sh_quote(&format!("RmPVMRL={hex}([^0-9A-Fa-f]|$)"))
+        "if printf '%s\\n' \"$params\" | grep -E '^NVreg_RegistryDwords[[:space:]]' | grep -qE -- {}; then",
+        // The whole value, between blanks: `0x01` must not match inside `0x01;...`.
+        sh_quote(&format!("[[:space:]]{dwords}([[:space:]]|$)"))
     ));
-    s.say(&format!("{}: the nvidia module already has RmPVMRL={hex}", ctx.name));
+    s.say(&format!("{}: the nvidia module already has NVreg_RegistryDwords={dwords}", ctx.name));
     s.mid("else");
     s.say(&format!("{}: nvidia module parameters before the change:", ctx.name));
     s.line("printf '%s\\n' \"$params\" | grep -E '^NVreg_' || true");
-    s.line(&format!("esxcli system module parameters set -m nvidia -p {}", sh_quote(&format!("NVreg_RegistryDwords=RmPVMRL={hex}"))));
+    s.line(&format!("esxcli system module parameters set -m nvidia -p {}", sh_quote(&format!("NVreg_RegistryDwords={dwords}"))));
     s.close();
 }
 
@@ -912,15 +909,7 @@ host ws1 {
         assert_eq!(driver_version("/x/driver.vib"), None);
     }
 
-    #[test]
-    fn rmpvmrl_formats() {
-        assert_eq!(rmpvmrl_hex(0), "0x00");
-        assert_eq!(rmpvmrl_hex(0x11), "0x11");
-        assert_eq!(rmpvmrl_hex(0x0018_0011), "0x00180011");
-        assert_eq!(scheduler_name(0x0018_0011), "fixed share, 24 ms time slice");
-    }
-
-    /// A fake ESXi: `esxcli`, `nvidia-smi`, `vmkload_mod` and `reboot` keeping their state in
+        /// A fake ESXi: `esxcli`, `nvidia-smi`, `vmkload_mod` and `reboot` keeping their state in
     /// files, logging every call. Enough of each command's output for the scripts' checks.
     const STUB: &str = r#"#!/bin/sh
 S="$GPUC_STUB_STATE"

@@ -51,10 +51,10 @@ pub enum Action {
     SetMixedSize {
         gpu: GpuId,
     },
-    /// `esxcli system module parameters set -m nvidia -p "NVreg_RegistryDwords=RmPVMRL=.."`.
-    SetScheduler {
-        rmpvmrl: u32,
-    },
+    /// `esxcli system module parameters set -m nvidia -p "NVreg_RegistryDwords=..."`: the
+    /// scheduler's RmPVMRL and, for vGPU vMotion on releases 6 and 7, RMEnableVgpuMigration=1,
+    /// joined in one value because `-p` replaces the whole parameter string (ref §4.4, §9).
+    SetModuleParameters { rmpvmrl: Option<u32>, vgpu_migration: bool },
     /// vib list, module loaded, nvidia-smi, virtualization mode, graphics host (seed §6.1.4-6.1.6).
     VerifyHostDriver,
     VerifyPassthrough {
@@ -146,6 +146,18 @@ impl Plan {
         deps
     }
 }
+
+/// The `NVreg_RegistryDwords` value: `RmPVMRL=0x01`, `RmPVMRL=0x00030001` with a time slice,
+/// `RMEnableVgpuMigration=1`, or both joined by `;`.
+pub fn registry_dwords(rmpvmrl: Option<u32>, vgpu_migration: bool) -> String {
+    let scheduler = rmpvmrl.map(|v| if v > 0xff { format!("RmPVMRL=0x{v:08x}") } else { format!("RmPVMRL=0x{v:02x}") });
+    let migration = vgpu_migration.then(|| "RMEnableVgpuMigration=1".to_string());
+    scheduler.into_iter().chain(migration).collect::<Vec<_>>().join(";")
+}
+
+/// Releases before vGPU 8 enable vGPU migration (suspend/resume, vMotion) with a module
+/// parameter; from vGPU 8 it is on by default (ref §9).
+const MIGRATION_DEFAULT_RELEASE: u32 = 8;
 
 /// RmPVMRL for a scheduler and optional time slice (ref §4.4): 0x00 best effort, 0x01 equal
 /// share, 0x11 fixed share; with a time slice of TT ms, 0x00TT0001 / 0x00TT0011 (the form of
@@ -354,24 +366,29 @@ fn host_steps(model: &Model, analysis: &Analysis, id: HostId, b: &mut Builder) -
         }
     }
     if let Some(n) = host.nvidia.as_ref().filter(|_| !vgpu.is_empty()) {
-        if let Some(s) = &n.scheduler {
-            add(
-                b,
-                Action::SetScheduler { rmpvmrl: rmpvmrl(s.value, n.time_slice.as_ref().map(|t| t.value)) },
-                s.span,
-                "R15: the vGPU scheduler is the nvidia module's RmPVMRL (ref §4.4)",
-            );
+        let old_release = n.release.as_ref().is_some_and(|r| r.value.major() < MIGRATION_DEFAULT_RELEASE);
+        let vmotion = model.vms.iter().find(|vm| vm.host == Some(id) && !vm.vgpus.is_empty() && vm.vmotion.as_ref().is_some_and(|f| f.value));
+        let migration = vmotion.filter(|_| old_release).and_then(|vm| vm.vmotion.as_ref());
+        let scheduler = n.scheduler.as_ref().map(|s| (rmpvmrl(s.value, n.time_slice.as_ref().map(|t| t.value)), s.span));
+        if scheduler.is_some() || migration.is_some() {
+            let span = scheduler.map(|(_, span)| span).or(migration.map(|m| m.span)).unwrap_or(n.span);
+            let why = match (scheduler.is_some(), migration.is_some()) {
+                (true, true) => "R15, R18: the vGPU scheduler (RmPVMRL) and, for vMotion on vGPU 6 and 7, RMEnableVgpuMigration=1 (ref §4.4, §9)",
+                (false, true) => "R18: vMotion on vGPU 6 and 7 needs RMEnableVgpuMigration=1 (ref §4.4, §9)",
+                _ => "R15: the vGPU scheduler is the nvidia module's RmPVMRL (ref §4.4)",
+            };
+            add(b, Action::SetModuleParameters { rmpvmrl: scheduler.map(|(v, _)| v), vgpu_migration: migration.is_some() }, span, why);
         }
     }
-    add(
-        b,
-        Action::Reboot {
-            reason:
-                "NVIDIA asks for a reboot after the VIB even when esxcli says none is needed; module parameters and passthrough take effect",
-        },
-        host.span,
-        "NVIDIA vGPU UG §2.6.1; ref §4.1",
-    );
+    let (reason, source) = if vgpu.is_empty() {
+        ("passthrough takes effect after a reboot", "seed §5.1.2; KB 1010789")
+    } else {
+        (
+            "NVIDIA asks for a reboot after the VIB even when esxcli says none is needed; module parameters and passthrough take effect",
+            "NVIDIA vGPU UG §2.6.1; ref §4.1",
+        )
+    };
+    add(b, Action::Reboot { reason }, host.span, source);
     if !vgpu.is_empty() {
         add(
             b,
@@ -444,6 +461,14 @@ fn assign_phases(steps: &mut [Step], order: &[StepId]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn registry_dwords_join_the_parameters_in_one_value() {
+        assert_eq!(registry_dwords(Some(0x01), false), "RmPVMRL=0x01");
+        assert_eq!(registry_dwords(Some(0x0018_0011), false), "RmPVMRL=0x00180011");
+        assert_eq!(registry_dwords(Some(0x11), true), "RmPVMRL=0x11;RMEnableVgpuMigration=1");
+        assert_eq!(registry_dwords(None, true), "RMEnableVgpuMigration=1");
+    }
 
     #[test]
     fn rmpvmrl_values_follow_the_vgpu_user_guide() {
