@@ -22,6 +22,8 @@ pub mod plan;
 pub mod quantity;
 pub mod source;
 mod syntax;
+#[cfg(test)]
+mod test_support;
 
 use diagnostics::{Diagnostic, Diagnostics};
 use source::Sources;

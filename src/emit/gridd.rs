@@ -56,27 +56,10 @@ pub fn conf(model: &Model, vm: VmId) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
-
-    /// One in-memory file, whatever the path.
-    struct Spec(&'static str);
-
-    impl crate::load::FileSystem for Spec {
-        fn read(&self, _: &Path) -> std::io::Result<String> {
-            Ok(self.0.to_string())
-        }
-    }
-
-    fn build(text: &'static str) -> crate::Checked {
-        let checked = crate::check(&crate::Input { files: vec!["t.gpu".into()], catalogs: vec![] }, &Spec(text)).unwrap();
-        let errors: Vec<_> = checked.diagnostics.iter().filter(|d| d.is_error()).collect();
-        assert!(errors.is_empty(), "{errors:?}");
-        checked
-    }
+    use crate::test_support::checked as build;
 
     fn conf_of(checked: &crate::Checked, name: &str) -> Option<String> {
-        let id = checked.model.vm_ids().find(|&id| checked.model.vm(id).name == name).unwrap();
-        conf(&checked.model, id)
+        conf(&checked.model, crate::test_support::vm(checked, name))
     }
 
     const LEGACY: &str = r#"

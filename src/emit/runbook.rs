@@ -642,26 +642,13 @@ fn verify_ecc(ctx: &Ctx, s: &mut Script, gpus: &[GpuId]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
     use std::io::Write as _;
-    use std::path::{Path, PathBuf};
+    use std::path::PathBuf;
     use std::process::Command;
-
-    struct Memory(HashMap<PathBuf, String>);
-
-    impl crate::load::FileSystem for Memory {
-        fn read(&self, path: &Path) -> std::io::Result<String> {
-            self.0.get(path).cloned().ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "not in memory"))
-        }
-    }
 
     /// The scripts of the first host of a spec text.
     fn build(text: &str) -> Vec<(String, String)> {
-        let fs = Memory(HashMap::from([(PathBuf::from("t.gpu"), text.to_string())]));
-        let checked = crate::check(&crate::Input { files: vec!["t.gpu".into()], catalogs: vec![] }, &fs).expect("in memory");
-        let errors: Vec<String> =
-            checked.diagnostics.iter().filter(|d| d.is_error()).map(|d| format!("{:?}: {}", d.code, d.message)).collect();
-        assert!(errors.is_empty(), "the spec has errors: {errors:#?}");
+        let checked = crate::test_support::checked(text);
         let plan = crate::plan::plan(&checked.model, &checked.analysis).expect("a plan");
         scripts(&checked.model, &plan, HostId(0))
     }
@@ -909,7 +896,7 @@ host ws1 {
         assert_eq!(driver_version("/x/driver.vib"), None);
     }
 
-        /// A fake ESXi: `esxcli`, `nvidia-smi`, `vmkload_mod` and `reboot` keeping their state in
+    /// A fake ESXi: `esxcli`, `nvidia-smi`, `vmkload_mod` and `reboot` keeping their state in
     /// files, logging every call. Enough of each command's output for the scripts' checks.
     const STUB: &str = r#"#!/bin/sh
 S="$GPUC_STUB_STATE"

@@ -75,17 +75,6 @@ struct ServerEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
-
-    /// One in-memory file, whatever the path.
-    struct Spec(String);
-
-    impl crate::load::FileSystem for Spec {
-        fn read(&self, _: &Path) -> std::io::Result<String> {
-            Ok(self.0.clone())
-        }
-    }
-
     /// Two passthrough server VMs and a pool of the given product line (`flexdirect "1.x"`).
     fn build(product: &str) -> crate::Checked {
         let text = format!(
@@ -106,10 +95,7 @@ bitfusion pool {{
 }}
 "#
         );
-        let checked = crate::check(&crate::Input { files: vec!["t.gpu".into()], catalogs: vec![] }, &Spec(text)).unwrap();
-        let errors: Vec<_> = checked.diagnostics.iter().filter(|d| d.is_error()).collect();
-        assert!(errors.is_empty(), "{errors:?}");
-        checked
+        crate::test_support::checked(&text)
     }
 
     #[test]

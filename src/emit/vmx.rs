@@ -99,27 +99,9 @@ fn one_line(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
+    use crate::test_support::checked as build;
 
-    /// One in-memory file, whatever the path.
-    struct Spec(&'static str);
-
-    impl crate::load::FileSystem for Spec {
-        fn read(&self, _: &Path) -> std::io::Result<String> {
-            Ok(self.0.to_string())
-        }
-    }
-
-    fn build(text: &'static str) -> crate::Checked {
-        let checked = crate::check(&crate::Input { files: vec!["t.gpu".into()], catalogs: vec![] }, &Spec(text)).unwrap();
-        let errors: Vec<_> = checked.diagnostics.iter().filter(|d| d.is_error()).collect();
-        assert!(errors.is_empty(), "{errors:?}");
-        checked
-    }
-
-    fn vm(checked: &crate::Checked, name: &str) -> VmId {
-        checked.model.vm_ids().find(|&id| checked.model.vm(id).name == name).unwrap()
-    }
+    use crate::test_support::vm;
 
     const ESTATE: &str = r#"
 license main { server "10.1.2.3" }

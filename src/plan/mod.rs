@@ -54,7 +54,10 @@ pub enum Action {
     /// `esxcli system module parameters set -m nvidia -p "NVreg_RegistryDwords=..."`: the
     /// scheduler's RmPVMRL and, for vGPU vMotion on releases 6 and 7, RMEnableVgpuMigration=1,
     /// joined in one value because `-p` replaces the whole parameter string (ref §4.4, §9).
-    SetModuleParameters { rmpvmrl: Option<u32>, vgpu_migration: bool },
+    SetModuleParameters {
+        rmpvmrl: Option<u32>,
+        vgpu_migration: bool,
+    },
     /// vib list, module loaded, nvidia-smi, virtualization mode, graphics host (seed §6.1.4-6.1.6).
     VerifyHostDriver,
     VerifyPassthrough {
@@ -367,13 +370,16 @@ fn host_steps(model: &Model, analysis: &Analysis, id: HostId, b: &mut Builder) -
     }
     if let Some(n) = host.nvidia.as_ref().filter(|_| !vgpu.is_empty()) {
         let old_release = n.release.as_ref().is_some_and(|r| r.value.major() < MIGRATION_DEFAULT_RELEASE);
-        let vmotion = model.vms.iter().find(|vm| vm.host == Some(id) && !vm.vgpus.is_empty() && vm.vmotion.as_ref().is_some_and(|f| f.value));
+        let vmotion =
+            model.vms.iter().find(|vm| vm.host == Some(id) && !vm.vgpus.is_empty() && vm.vmotion.as_ref().is_some_and(|f| f.value));
         let migration = vmotion.filter(|_| old_release).and_then(|vm| vm.vmotion.as_ref());
         let scheduler = n.scheduler.as_ref().map(|s| (rmpvmrl(s.value, n.time_slice.as_ref().map(|t| t.value)), s.span));
         if scheduler.is_some() || migration.is_some() {
             let span = scheduler.map(|(_, span)| span).or(migration.map(|m| m.span)).unwrap_or(n.span);
             let why = match (scheduler.is_some(), migration.is_some()) {
-                (true, true) => "R15, R18: the vGPU scheduler (RmPVMRL) and, for vMotion on vGPU 6 and 7, RMEnableVgpuMigration=1 (ref §4.4, §9)",
+                (true, true) => {
+                    "R15, R18: the vGPU scheduler (RmPVMRL) and, for vMotion on vGPU 6 and 7, RMEnableVgpuMigration=1 (ref §4.4, §9)"
+                }
                 (false, true) => "R18: vMotion on vGPU 6 and 7 needs RMEnableVgpuMigration=1 (ref §4.4, §9)",
                 _ => "R15: the vGPU scheduler is the nvidia module's RmPVMRL (ref §4.4)",
             };
