@@ -48,6 +48,9 @@ pub struct SourceFile {
     pub name: String,
     pub text: String,
     pub kind: SourceKind,
+    /// Byte offset of each line's start, so a position is found by binary search rather
+    /// than by scanning the file (outputs name the spec line of every VM).
+    line_starts: Vec<u32>,
 }
 
 /// All files of one compilation, addressed by [`FileId`].
@@ -59,7 +62,9 @@ pub struct Sources {
 impl Sources {
     pub fn add(&mut self, name: impl Into<String>, text: impl Into<String>, kind: SourceKind) -> FileId {
         let id = FileId(u32::try_from(self.files.len()).unwrap_or(u32::MAX));
-        self.files.push(SourceFile { name: name.into(), text: text.into(), kind });
+        let text: String = text.into();
+        let line_starts = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i as u32 + 1)).collect();
+        self.files.push(SourceFile { name: name.into(), text, kind, line_starts });
         id
     }
 
@@ -79,11 +84,10 @@ impl Sources {
     /// 1-based line and column of a byte offset (columns count characters).
     pub fn line_col(&self, file: FileId, offset: u32) -> (usize, usize) {
         let Some(f) = self.get(file) else { return (1, 1) };
-        let offset = (offset as usize).min(f.text.len());
-        let before = f.text.get(..offset).unwrap_or("");
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let col = before.get(line_start..).map_or(0, |s| s.chars().count()) + 1;
+        let offset = offset.min(f.text.len() as u32);
+        let line = f.line_starts.partition_point(|&start| start <= offset).max(1);
+        let line_start = f.line_starts[line - 1] as usize;
+        let col = f.text.get(line_start..offset as usize).map_or(0, |s| s.chars().count()) + 1;
         (line, col)
     }
 }

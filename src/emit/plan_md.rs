@@ -23,6 +23,8 @@ pub fn render(model: &Model, analysis: &Analysis, plan: &Plan, sources: &Sources
     let mut number = 0;
     let mut section: Option<Target> = None;
     let mut phase = 0;
+    // The script names of the host whose section is open.
+    let mut scripts: Vec<String> = Vec::new();
     for &id in &plan.order {
         let step = plan.step(id);
         let heading_target = match step.target {
@@ -32,15 +34,16 @@ pub fn render(model: &Model, analysis: &Analysis, plan: &Plan, sources: &Sources
         if section != Some(heading_target) {
             section = Some(heading_target);
             phase = 0;
+            if let Target::Host(h) = heading_target {
+                scripts = runbook::scripts(model, plan, h).into_iter().map(|(name, _)| name).collect();
+            }
             let _ = writeln!(out, "\n## {}", heading(model, heading_target));
         }
         if let Target::Host(h) = step.target {
             if step.phase != phase {
                 phase = step.phase;
-                let scripts = runbook::scripts(model, plan, h);
-                let script = scripts
-                    .get(phase as usize - 1)
-                    .map_or_else(String::new, |(name, _)| format!(": `hosts/{}/{name}`", model.host(h).name));
+                let script =
+                    scripts.get(phase as usize - 1).map_or_else(String::new, |name| format!(": `hosts/{}/{name}`", model.host(h).name));
                 let _ = writeln!(out, "\n### Phase {phase}{script}\n");
             }
         } else if number > 0
@@ -83,6 +86,18 @@ fn placement(model: &Model, analysis: &Analysis, out: &mut String) {
     if gpus.is_empty() {
         return;
     }
+    // What each GPU holds, by type in order of first placement: one pass over the VMs.
+    let mut held: Vec<Vec<(String, Vec<String>)>> = vec![Vec::new(); model.gpus.len()];
+    for vm in model.vm_ids() {
+        for (i, request) in model.vm(vm).vgpus.iter().enumerate() {
+            let Some(g) = analysis.vm(vm).placements.get(i).copied().flatten() else { continue };
+            let kinds = &mut held[g.index()];
+            match kinds.iter_mut().find(|(k, _)| *k == request.type_name) {
+                Some((_, vms)) => vms.push(model.vm(vm).name.clone()),
+                None => kinds.push((request.type_name.clone(), vec![model.vm(vm).name.clone()])),
+            }
+        }
+    }
     let _ = writeln!(out, "\n## vGPU placement\n\n| GPU | Board | Mode | Type | VMs | Used / max |\n|---|---|---|---|---|---|");
     for g in gpus {
         let Some(board) = model.board_of(g) else { continue };
@@ -90,17 +105,7 @@ fn placement(model: &Model, analysis: &Analysis, out: &mut String) {
             VgpuMode::SameSize => "same-size",
             VgpuMode::MixedSize => "mixed-size",
         };
-        let mut kinds: Vec<(String, Vec<String>)> = Vec::new();
-        for vm in model.vm_ids() {
-            for (i, request) in model.vm(vm).vgpus.iter().enumerate() {
-                if analysis.vm(vm).placements.get(i).copied().flatten() == Some(g) {
-                    match kinds.iter_mut().find(|(k, _)| *k == request.type_name) {
-                        Some((_, vms)) => vms.push(model.vm(vm).name.clone()),
-                        None => kinds.push((request.type_name.clone(), vec![model.vm(vm).name.clone()])),
-                    }
-                }
-            }
-        }
+        let kinds = std::mem::take(&mut held[g.index()]);
         if kinds.is_empty() {
             let _ = writeln!(out, "| {} | {} | {mode} | — | — | 0 |", model.gpu_label(g), board.name);
         }

@@ -129,6 +129,8 @@ pub struct Plan {
     pub graph: DiGraph<StepId, ()>,
     /// The runbook order.
     pub order: Vec<StepId>,
+    /// Each host's steps in runbook order (indexed by `HostId`).
+    by_host: Vec<Vec<StepId>>,
 }
 
 impl Plan {
@@ -138,7 +140,7 @@ impl Plan {
 
     /// The steps of one host, in order.
     pub fn host_steps(&self, host: HostId) -> impl Iterator<Item = (StepId, &Step)> {
-        self.order.iter().map(|&id| (id, self.step(id))).filter(move |(_, s)| s.target == Target::Host(host))
+        self.by_host.get(host.index()).into_iter().flatten().map(|&id| (id, self.step(id)))
     }
 
     /// The direct predecessors of a step.
@@ -197,9 +199,16 @@ impl Builder {
 /// Builds the plan of a checked model (one without errors).
 pub fn plan(model: &Model, analysis: &Analysis) -> Result<Plan, Box<Diagnostic>> {
     let mut b = Builder { steps: Vec::new(), graph: DiGraph::new() };
+    // Per host, the `vmotion true` of a vGPU VM on it (vGPU 6 and 7 need a module parameter).
+    let mut vmotion: Vec<Option<Span>> = vec![None; model.hosts.len()];
+    for vm in model.vms.iter().filter(|vm| !vm.vgpus.is_empty()) {
+        if let (Some(h), Some(f)) = (vm.host, vm.vmotion.as_ref().filter(|f| f.value)) {
+            vmotion[h.index()].get_or_insert(f.span);
+        }
+    }
     let mut host_done: Vec<Option<StepId>> = vec![None; model.hosts.len()];
     for id in model.host_ids() {
-        host_done[id.index()] = host_steps(model, analysis, id, &mut b);
+        host_done[id.index()] = host_steps(model, analysis, id, vmotion[id.index()], &mut b);
     }
     let hot_migrate = model.vms.iter().find(|vm| !vm.vgpus.is_empty() && vm.vmotion.as_ref().is_some_and(|f| f.value));
     if let Some(vm) = hot_migrate {
@@ -288,12 +297,18 @@ pub fn plan(model: &Model, analysis: &Analysis) -> Result<Plan, Box<Diagnostic>>
     })?;
     let mut steps = b.steps;
     assign_phases(&mut steps, &order);
-    Ok(Plan { steps, graph: b.graph, order })
+    let mut by_host: Vec<Vec<StepId>> = vec![Vec::new(); model.hosts.len()];
+    for &id in &order {
+        if let Target::Host(h) = steps[id.0 as usize].target {
+            by_host[h.index()].push(id);
+        }
+    }
+    Ok(Plan { steps, graph: b.graph, order, by_host })
 }
 
 /// The host's steps in the guide's order; returns the last one (after which its VMs can be
 /// configured), or `None` when the host needs nothing.
-fn host_steps(model: &Model, analysis: &Analysis, id: HostId, b: &mut Builder) -> Option<StepId> {
+fn host_steps(model: &Model, analysis: &Analysis, id: HostId, vmotion: Option<Span>, b: &mut Builder) -> Option<StepId> {
     let host = model.host(id);
     let facts = &analysis.hosts[id.index()];
     let gpus_of = |usage: GpuUse| -> Vec<GpuId> { host.gpus.iter().copied().filter(|&g| model.gpu(g).usage.value == usage).collect() };
@@ -370,12 +385,10 @@ fn host_steps(model: &Model, analysis: &Analysis, id: HostId, b: &mut Builder) -
     }
     if let Some(n) = host.nvidia.as_ref().filter(|_| !vgpu.is_empty()) {
         let old_release = n.release.as_ref().is_some_and(|r| r.value.major() < MIGRATION_DEFAULT_RELEASE);
-        let vmotion =
-            model.vms.iter().find(|vm| vm.host == Some(id) && !vm.vgpus.is_empty() && vm.vmotion.as_ref().is_some_and(|f| f.value));
-        let migration = vmotion.filter(|_| old_release).and_then(|vm| vm.vmotion.as_ref());
+        let migration = vmotion.filter(|_| old_release);
         let scheduler = n.scheduler.as_ref().map(|s| (rmpvmrl(s.value, n.time_slice.as_ref().map(|t| t.value)), s.span));
         if scheduler.is_some() || migration.is_some() {
-            let span = scheduler.map(|(_, span)| span).or(migration.map(|m| m.span)).unwrap_or(n.span);
+            let span = scheduler.map(|(_, span)| span).or(migration).unwrap_or(n.span);
             let why = match (scheduler.is_some(), migration.is_some()) {
                 (true, true) => {
                     "R15, R18: the vGPU scheduler (RmPVMRL) and, for vMotion on vGPU 6 and 7, RMEnableVgpuMigration=1 (ref §4.4, §9)"
