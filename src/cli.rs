@@ -118,7 +118,11 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode {
 struct RealFileSystem;
 
 impl crate::load::FileSystem for RealFileSystem {
+    /// Refuses an over-large file before reading it into memory.
     fn read(&self, path: &Path) -> std::io::Result<String> {
+        if std::fs::metadata(path)?.len() > crate::load::MAX_FILE_BYTES as u64 {
+            return Err(std::io::Error::other(format!("the file is larger than {} MiB", crate::load::MAX_FILE_BYTES >> 20)));
+        }
         std::fs::read_to_string(path)
     }
 }

@@ -16,6 +16,19 @@ pub trait FileSystem {
 /// Imports nest at most this deep (a chain of files, each importing the next).
 pub const MAX_IMPORT_DEPTH: usize = 64;
 
+/// The largest file read (a 10,000-host estate is a few MB); larger ones are refused rather
+/// than read into memory.
+pub const MAX_FILE_BYTES: usize = 128 << 20;
+
+/// Reads `path` through `fs`, refusing text over [`MAX_FILE_BYTES`].
+fn read_limited(fs: &dyn FileSystem, path: &Path) -> std::io::Result<String> {
+    let text = fs.read(path)?;
+    if text.len() > MAX_FILE_BYTES {
+        return Err(std::io::Error::other(format!("the file is larger than {} MiB", MAX_FILE_BYTES >> 20)));
+    }
+    Ok(text)
+}
+
 /// A root file (named by the user) that cannot be read: a usage/IO error, not a spec error.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot read {path}: {source}")]
@@ -43,7 +56,7 @@ pub fn load(
     let builtin_id = sources.add(catalog::BUILTIN_NAME, catalog::BUILTIN_YAML, SourceKind::Catalog);
     let mut loader = Loader { fs, sources, diags, files: Vec::new(), loaded: Vec::new(), stack: Vec::new() };
     for root in roots {
-        let text = fs.read(root).map_err(|source| RootUnreadable { path: root.display().to_string(), source })?;
+        let text = read_limited(fs, root).map_err(|source| RootUnreadable { path: root.display().to_string(), source })?;
         loader.add(&normalize(root), text, None);
     }
     let mut catalog = match Catalog::builtin(builtin_id) {
@@ -62,7 +75,7 @@ pub fn load(
         }
     }
     for (path, span) in extra {
-        let text = match fs.read(&path) {
+        let text = match read_limited(fs, &path) {
             Ok(t) => t,
             Err(source) => match span {
                 Some(span) => {
@@ -154,7 +167,7 @@ impl Loader<'_> {
             );
             return;
         }
-        match self.fs.read(&target) {
+        match read_limited(self.fs, &target) {
             Ok(text) => self.add(&target, text, Some(import.span)),
             Err(e) => self.diags.push(unreadable(import.span, &target, &e)),
         }

@@ -50,3 +50,57 @@ fn hostile_text_is_diagnosed_not_panicked() {
         );
     }
 }
+
+/// The codes a text gets, in order.
+fn codes(checked: &gpuc::Checked) -> Vec<&'static str> {
+    checked.diagnostics.iter().map(|d| d.code.as_str()).collect()
+}
+
+#[test]
+fn limit_nesting_is_fixed_by_the_grammar() {
+    let deep = format!("host h {{ a {}{} }}", "{ b ".repeat(100_000), "}".repeat(100_000));
+    assert_eq!(codes(&common::check_text(&deep)), ["E0001"]);
+}
+
+#[test]
+fn limit_range_size() {
+    let checked = common::check_text("vm x[1..100000000] { host h memory 1GiB }");
+    assert_eq!(codes(&checked), ["E0007"]);
+    assert!(checked.diagnostics[0].message.contains("100000000 names"));
+}
+
+#[test]
+fn limit_total_entities() {
+    let ranges: String = (0..11).map(|i| format!("vm v{i}x[1..100000] {{ host h memory 1GiB }}\n")).collect();
+    let checked = common::check_text(&ranges);
+    assert!(checked.diagnostics.iter().any(|d| d.code.as_str() == "E0007" && d.message.contains("more than 1000000 entities")));
+}
+
+#[test]
+fn limit_file_size() {
+    let huge = "#".repeat(gpuc::load::MAX_FILE_BYTES + 1);
+    let fs = common::Memory(std::collections::HashMap::from([
+        ("top.gpu".into(), "import \"huge.gpu\"\n".to_string()),
+        ("huge.gpu".into(), huge),
+    ]));
+    let checked = gpuc::check(&gpuc::Input { files: vec!["top.gpu".into()], catalogs: Vec::new() }, &fs).expect("top is readable");
+    assert_eq!(codes(&checked), ["E0008"]);
+    assert!(checked.diagnostics[0].message.contains("larger than 128 MiB"));
+}
+
+#[test]
+fn limit_import_depth_and_cycles() {
+    let chain: std::collections::HashMap<std::path::PathBuf, String> =
+        (0..100).map(|i| (format!("f{i}.gpu").into(), format!("import \"f{}.gpu\"\n", i + 1))).collect();
+    let checked =
+        gpuc::check(&gpuc::Input { files: vec!["f0.gpu".into()], catalogs: Vec::new() }, &common::Memory(chain)).expect("readable");
+    assert_eq!(codes(&checked), ["E0008"]);
+    assert!(checked.diagnostics[0].message.contains("more than 64 files deep"));
+    let cycle = common::Memory(std::collections::HashMap::from([
+        ("a.gpu".into(), "import \"b.gpu\"\n".to_string()),
+        ("b.gpu".into(), "import \"a.gpu\"\n".to_string()),
+    ]));
+    let checked = gpuc::check(&gpuc::Input { files: vec!["a.gpu".into()], catalogs: Vec::new() }, &cycle).expect("readable");
+    assert_eq!(codes(&checked), ["E0009"]);
+    assert!(checked.diagnostics[0].message.contains("a.gpu -> b.gpu -> a.gpu"));
+}

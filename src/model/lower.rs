@@ -10,16 +10,31 @@ use std::collections::HashMap;
 /// Most names one range may declare (`vm x[1..100000000]` is refused, not expanded).
 pub const MAX_RANGE: u64 = 100_000;
 
+/// Most hosts, VMs, licences and pools an estate may declare in all, ranges expanded: ten
+/// times the largest estate the design plans for (10,000 hosts, 100,000 VMs).
+pub const MAX_ENTITIES: usize = 1_000_000;
+
 /// Lowers parsed files, in the order given, into one model.
 pub(crate) fn lower(files: &[ast::File], catalog: Catalog, diags: &mut Diagnostics) -> Model {
     let mut lowerer = Lowerer { model: Model { catalog, ..Model::default() }, diags, names: Names::default(), vm_spans: Vec::new() };
     let mut entities: Vec<(EntityKind, Instance)> = Vec::new();
-    for file in files {
+    'files: for file in files {
         for item in &file.items {
             if let ast::Item::Entity(entity) = item {
-                for instance in lowerer.expand(entity) {
-                    entities.push((entity.kind, instance));
+                let instances = lowerer.expand(entity);
+                if entities.len() + instances.len() > MAX_ENTITIES {
+                    lowerer.diags.push(
+                        Diagnostic::new(
+                            Code::InvalidRange,
+                            format!("the estate declares more than {MAX_ENTITIES} entities"),
+                            entity.name.span,
+                            "the limit is passed here",
+                        )
+                        .with_help("split the estate and compile its parts separately"),
+                    );
+                    break 'files;
                 }
+                entities.extend(instances.into_iter().map(|i| (entity.kind, i)));
             }
         }
     }

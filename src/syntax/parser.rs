@@ -154,7 +154,7 @@ impl Builder {
             match child.as_rule() {
                 Rule::key => key = self.ident(&child),
                 Rule::name => name = Some(self.ident(&child)),
-                Rule::body => body = self.body(child),
+                Rule::block_body => body = self.body(child),
                 _ => {}
             }
         }
@@ -329,7 +329,7 @@ fn phrase(rule: Rule) -> Option<&'static str> {
         Rule::kw_import | Rule::kw_catalog | Rule::kw_license | Rule::kw_host | Rule::kw_vm | Rule::kw_bitfusion => {
             "a top-level item (`import`, `catalog`, `license`, `host`, `vm`, `bitfusion`)"
         }
-        Rule::body => "a `{`",
+        Rule::body | Rule::block_body => "a `{`",
         Rule::block | Rule::attribute | Rule::key => "an attribute, a nested block or `}`",
         Rule::placed | Rule::quantity | Rule::pci_address | Rule::number | Rule::reference => "a value",
         Rule::string => "a string in double quotes (closed on the same line)",
