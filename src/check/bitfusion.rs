@@ -26,7 +26,7 @@ pub fn check(model: &Model, out: &mut Out) {
         }
         for client in &pool.clients {
             let servers: Vec<&PoolServer> = client.servers.iter().map(|&i| &pool.servers[i]).collect();
-            if servers.is_empty() {
+            if servers.is_empty() && !client.unresolved_servers {
                 out.push(
                     Diagnostic::new(
                         Code::BitfusionNoServer,
@@ -66,7 +66,7 @@ pub fn check(model: &Model, out: &mut Out) {
                 }
             }
             let have = gpus.len() as u32;
-            let all_known = servers.iter().all(|s| s.vm.is_some());
+            let all_known = !client.unresolved_servers && servers.iter().all(|s| s.vm.is_some());
             if all_known && client.gpus.value > have {
                 out.push(
                     Diagnostic::new(

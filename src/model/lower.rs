@@ -707,6 +707,7 @@ impl Lowerer<'_> {
             if cr.attr("address").is_none() {
                 missing(self.diags, "Bitfusion client", &name.text, name.span, "address \"10.1.4.20\"");
             }
+            let mut unresolved_servers = false;
             let (chosen, servers_span) = match cr.attr("servers") {
                 Some(a) => {
                     let mut chosen = Vec::new();
@@ -717,7 +718,10 @@ impl Lowerer<'_> {
                         };
                         match servers.iter().position(|s| s.name == n.value) {
                             Some(i) => chosen.push(i),
-                            None => unknown(self.diags, "server of this pool", &n, servers.iter().map(|s| s.name.as_str())),
+                            None => {
+                                unresolved_servers = true;
+                                unknown(self.diags, "server of this pool", &n, servers.iter().map(|s| s.name.as_str()))
+                            }
                         }
                     }
                     (chosen, a.span)
@@ -735,6 +739,7 @@ impl Lowerer<'_> {
                 span: name.span,
                 address: address.unwrap_or_default(),
                 servers: chosen,
+                unresolved_servers,
                 servers_span,
                 gpus,
                 share,

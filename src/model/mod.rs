@@ -289,6 +289,9 @@ pub struct PoolClient {
     pub address: String,
     /// Indexes into the pool's servers; every server when the client names none.
     pub servers: Vec<usize>,
+    /// Some names in `servers` did not resolve (already reported), so counts over the
+    /// servers are incomplete.
+    pub unresolved_servers: bool,
     pub servers_span: Span,
     pub gpus: Spanned<u32>,
     pub share: Option<Spanned<f64>>,
