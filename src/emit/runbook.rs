@@ -212,7 +212,8 @@ fn driver_version(path: &str) -> Option<String> {
     let file = path.rsplit('/').next()?;
     let oem = file.find("OEM")?;
     let head = file[..oem].trim_end_matches(|c: char| c.is_ascii_digit()).strip_suffix('-')?;
-    let start = head.rfind(|c: char| !(c.is_ascii_digit() || c == '.')).map_or(0, |i| i + 1);
+    // Past the last character that is not part of the version (which may be multi-byte).
+    let start = head.char_indices().rev().find(|(_, c)| !(c.is_ascii_digit() || *c == '.')).map_or(0, |(i, c)| i + c.len_utf8());
     let version = &head[start..];
     let ok = version.starts_with(|c: char| c.is_ascii_digit()) && version.contains('.') && !version.ends_with('.');
     ok.then(|| version.to_string())
@@ -894,6 +895,9 @@ host ws1 {
         assert_eq!(driver_version(GUIDE_VIB).as_deref(), Some("390.42"));
         assert_eq!(driver_version("/x/NVD-VMware-x86_64-525.125.03-1OEM.703.0.0.17630552-bundle.zip").as_deref(), Some("525.125.03"));
         assert_eq!(driver_version("/x/driver.vib"), None);
+        // Found by fuzzing: a multi-byte character right before the version.
+        assert_eq!(driver_version("/x/\u{fffd}-OEMib"), None);
+        assert_eq!(driver_version("/x/é390.42-1OEM.vib").as_deref(), Some("390.42"));
     }
 
     /// A fake ESXi: `esxcli`, `nvidia-smi`, `vmkload_mod` and `reboot` keeping their state in
