@@ -53,6 +53,18 @@ pub struct SourceFile {
     line_starts: Vec<u32>,
 }
 
+impl SourceFile {
+    /// The 0-based line holding a byte offset.
+    pub fn line_index(&self, offset: usize) -> usize {
+        self.line_starts.partition_point(|&start| start as usize <= offset).saturating_sub(1)
+    }
+
+    /// The byte offset where a 0-based line starts (the end of the text past the last line).
+    pub fn line_offset(&self, line: usize) -> usize {
+        self.line_starts.get(line).map_or(self.text.len(), |&s| s as usize)
+    }
+}
+
 /// All files of one compilation, addressed by [`FileId`].
 #[derive(Debug, Default)]
 pub struct Sources {

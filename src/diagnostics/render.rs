@@ -2,7 +2,7 @@
 //! picks one; the library never prints.
 
 use super::{Diagnostic, Label, Severity};
-use crate::source::{FileId, Sources, Span};
+use crate::source::{FileId, SourceFile, Sources, Span};
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents, SourceCode, SourceSpan, SpanContents};
 use serde::Serialize;
 use std::fmt;
@@ -113,29 +113,34 @@ impl miette::Diagnostic for Report<'_> {
 
 /// One source file as miette reads it, named after the file.
 struct FileCode<'a> {
-    name: &'a str,
-    text: &'a str,
+    file: Option<&'a SourceFile>,
 }
 
 impl<'a> FileCode<'a> {
     fn of(sources: &'a Sources, file: FileId) -> FileCode<'a> {
-        match sources.get(file) {
-            Some(f) => FileCode { name: &f.name, text: &f.text },
-            None => FileCode { name: "<unknown>", text: "" },
-        }
+        FileCode { file: sources.get(file) }
     }
 }
 
 impl SourceCode for FileCode<'_> {
+    /// miette scans a `str` from its start to find a span's lines; on a large file with many
+    /// diagnostics that is quadratic. It is given only the lines around the span (found with
+    /// the file's line index), and its answer is shifted back to file positions.
     fn read_span<'b>(&'b self, span: &SourceSpan, before: usize, after: usize) -> Result<Box<dyn SpanContents<'b> + 'b>, MietteError> {
-        let inner = self.text.read_span(span, before, after)?;
+        let Some(file) = self.file else { return Err(MietteError::OutOfBounds) };
+        let first_line = file.line_index(span.offset()).saturating_sub(before + 1);
+        let last_line = file.line_index(span.offset() + span.len()) + after + 2;
+        let start = file.line_offset(first_line);
+        let window = file.text.get(start..file.line_offset(last_line)).ok_or(MietteError::OutOfBounds)?;
+        let shifted = SourceSpan::new(span.offset().saturating_sub(start).into(), span.len());
+        let inner = window.read_span(&shifted, before, after)?;
         Ok(Box::new(MietteSpanContents::new_named(
-            self.name.to_string(),
+            file.name.clone(),
             inner.data(),
-            *inner.span(),
-            inner.line(),
+            SourceSpan::new((inner.span().offset() + start).into(), inner.span().len()),
+            inner.line() + first_line,
             inner.column(),
-            inner.line_count(),
+            inner.line_count() + first_line,
         )))
     }
 }
