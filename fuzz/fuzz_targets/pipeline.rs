@@ -3,22 +3,10 @@
 #![no_main]
 
 use gpuc::diagnostics::render;
-use gpuc::load::FileSystem;
 use libfuzzer_sys::fuzz_target;
-use std::path::{Path, PathBuf};
 
-/// Serves the fuzz input as `fuzz.gpu`; every other path (imports, catalogs) is missing.
-struct OneFile<'a>(&'a str);
-
-impl FileSystem for OneFile<'_> {
-    fn read(&self, path: &Path) -> std::io::Result<String> {
-        if path == Path::new("fuzz.gpu") {
-            Ok(self.0.to_string())
-        } else {
-            Err(std::io::Error::new(std::io::ErrorKind::NotFound, "not in the fuzz input"))
-        }
-    }
-}
+#[path = "one_file.rs"]
+mod one_file;
 
 fn render_all<'a>(diagnostics: impl IntoIterator<Item = &'a gpuc::diagnostics::Diagnostic>, checked: &gpuc::Checked) {
     for d in diagnostics {
@@ -30,8 +18,7 @@ fn render_all<'a>(diagnostics: impl IntoIterator<Item = &'a gpuc::diagnostics::D
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
-    let input = gpuc::Input { files: vec![PathBuf::from("fuzz.gpu")], catalogs: Vec::new() };
-    let checked = gpuc::check(&input, &OneFile(&text)).expect("fuzz.gpu is always readable");
+    let checked = one_file::check(&text);
     render_all(&checked.diagnostics, &checked);
     if checked.has_errors() {
         return;
