@@ -24,12 +24,15 @@ pub struct Artefact {
 /// Every artefact of a checked estate, sorted by path.
 pub fn artefacts(checked: &Checked, plan: &Plan) -> Vec<Artefact> {
     let model = &checked.model;
+    // Each host's scripts are rendered once; plan.md names them by phase.
+    let scripts: Vec<Vec<(String, String)>> = model.host_ids().map(|h| runbook::scripts(model, plan, h)).collect();
+    let names: Vec<Vec<String>> = scripts.iter().map(|s| s.iter().map(|(name, _)| name.clone()).collect()).collect();
     let mut out = vec![
-        Artefact { path: "plan.md".to_string(), text: plan_md::render(model, &checked.analysis, plan, &checked.sources) },
+        Artefact { path: "plan.md".to_string(), text: plan_md::render(model, &checked.analysis, plan, &checked.sources, &names) },
         Artefact { path: "graph.dot".to_string(), text: graph::dot(model, plan) },
     ];
-    for host in model.host_ids() {
-        for (name, text) in runbook::scripts(model, plan, host) {
+    for (host, host_scripts) in model.host_ids().zip(scripts) {
+        for (name, text) in host_scripts {
             out.push(Artefact { path: format!("hosts/{}/{name}", model.host(host).name), text });
         }
     }

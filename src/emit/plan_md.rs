@@ -2,14 +2,14 @@
 //! (rule and source), manual steps with their exact instruction, and the vGPU placement.
 
 use super::describe::{instruction, title};
-use super::runbook;
 use crate::check::Analysis;
 use crate::model::{GpuUse, Model, VgpuMode};
 use crate::plan::{Action, Plan, Target};
 use crate::source::Sources;
 use std::fmt::Write;
 
-pub fn render(model: &Model, analysis: &Analysis, plan: &Plan, sources: &Sources) -> String {
+/// `scripts` holds each host's script file names (by `HostId`), in phase order.
+pub fn render(model: &Model, analysis: &Analysis, plan: &Plan, sources: &Sources, scripts: &[Vec<String>]) -> String {
     let mut out = String::new();
     let files: Vec<String> =
         sources.iter().filter(|(_, f)| f.kind == crate::source::SourceKind::Spec).map(|(_, f)| format!("`{}`", f.name)).collect();
@@ -23,8 +23,6 @@ pub fn render(model: &Model, analysis: &Analysis, plan: &Plan, sources: &Sources
     let mut number = 0;
     let mut section: Option<Target> = None;
     let mut phase = 0;
-    // The script names of the host whose section is open.
-    let mut scripts: Vec<String> = Vec::new();
     for &id in &plan.order {
         let step = plan.step(id);
         let heading_target = match step.target {
@@ -34,16 +32,15 @@ pub fn render(model: &Model, analysis: &Analysis, plan: &Plan, sources: &Sources
         if section != Some(heading_target) {
             section = Some(heading_target);
             phase = 0;
-            if let Target::Host(h) = heading_target {
-                scripts = runbook::scripts(model, plan, h).into_iter().map(|(name, _)| name).collect();
-            }
             let _ = writeln!(out, "\n## {}", heading(model, heading_target));
         }
         if let Target::Host(h) = step.target {
             if step.phase != phase {
                 phase = step.phase;
-                let script =
-                    scripts.get(phase as usize - 1).map_or_else(String::new, |name| format!(": `hosts/{}/{name}`", model.host(h).name));
+                let script = scripts
+                    .get(h.index())
+                    .and_then(|names| names.get(phase as usize - 1))
+                    .map_or_else(String::new, |name| format!(": `hosts/{}/{name}`", model.host(h).name));
                 let _ = writeln!(out, "\n### Phase {phase}{script}\n");
             }
         } else if number > 0
