@@ -4,7 +4,7 @@
 //!
 //! | Stage | Module | Input -> output | Fails how |
 //! |---|---|---|---|
-//! | load + parse | [`load`], `syntax` | files -> syntax trees (pest stays inside `syntax`) | one syntax error per file |
+//! | load + parse | [`load`], `syntax` | files -> syntax trees (the grammar is `grammar/gpu.pest`) | one syntax error per file |
 //! | lower | [`model`] | trees + [`catalog`] -> typed model | every resolution and value error at once |
 //! | check | [`check`] | model -> diagnostics + derived facts | every rule violation at once |
 //!

@@ -43,61 +43,11 @@ fn planted_violations_are_reported() {
     assert!(broken.diagnostics.iter().filter(|d| d.is_error()).count() >= 2, "{}", common::rendered(&broken));
 }
 
-/// splitmix64, for mutations that are the same on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self, below: usize) -> usize {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        ((z ^ (z >> 31)) % below.max(1) as u64) as usize
-    }
-}
-
-const TOKENS: &[&str] = &[
-    "{",
-    "}",
-    "\"",
-    " on ",
-    " vgpu ",
-    " passthrough ",
-    " 0GiB ",
-    " 99999999TiB ",
-    " host ",
-    "[1..3]",
-    " efi ",
-    " bios ",
-    ",",
-    " esx00000.g0 ",
-    "#",
-    " \u{e9} ",
-];
-
 #[test]
 fn mutated_estates_never_panic() {
     let base = fleet::estate(2, 11);
     for seed in 0..1500u64 {
-        let mut rng = Rng(seed);
-        let mut text: Vec<char> = base.chars().collect();
-        for _ in 0..1 + rng.next(6) {
-            let at = rng.next(text.len());
-            match rng.next(3) {
-                0 => {
-                    let len = rng.next(40).min(text.len() - at);
-                    text.drain(at..at + len);
-                }
-                1 => text.splice(at..at, TOKENS[rng.next(TOKENS.len())].chars()).for_each(drop),
-                _ => {
-                    let from = rng.next(text.len());
-                    let len = rng.next(60).min(text.len() - from);
-                    let copy: Vec<char> = text[from..from + len].to_vec();
-                    text.splice(at..at, copy).for_each(drop);
-                }
-            }
-        }
-        let mutated: String = text.into_iter().collect();
+        let mutated = common::mutate(&base, seed);
         let result = std::panic::catch_unwind(|| {
             let checked = common::check_text(&mutated);
             if !checked.has_errors() {

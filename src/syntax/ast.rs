@@ -1,4 +1,4 @@
-//! The untyped syntax tree. Owns its data and carries spans; no pest type appears here.
+//! The untyped syntax tree. Owns its data and carries spans.
 
 use crate::source::{FileId, Span};
 

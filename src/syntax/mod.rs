@@ -1,4 +1,5 @@
-//! Parsing: source text to the owned, spanned syntax tree. The only door into pest.
+//! Parsing: source text to the spanned syntax tree, by a hand-written parser for the
+//! language of `grammar/gpu.pest`.
 
 pub mod ast;
 mod parser;

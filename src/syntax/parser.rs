@@ -1,217 +1,388 @@
-//! pest front end. `GpuParser` and its `Rule`s stay private to this module: the rest of the
-//! compiler only sees the owned AST of [`super::ast`].
+//! A hand-written recursive-descent parser for the language of `grammar/gpu.pest`.
+//!
+//! The grammar file stays the specification; this parser accepts exactly the texts it
+//! accepts (`tests/grammar.rs` and the `parse` fuzz target hold the two to each other) and
+//! builds the same tree pest's pairs used to give. It replaced pest because pest ran at
+//! 15-19 MB/s and kept every token of a file alive at once, too slow and too large for the
+//! 10,000-host budget (PERFORMANCE.md). It works on bytes: every token of the language is
+//! ASCII, and other characters only appear inside strings and comments.
+//!
+//! Where pest backtracks, this parser looks ahead at most one token and a keyword: a `key`
+//! followed by `name {` or `{` opens a nested block, otherwise it starts an attribute; a
+//! value starting with a name is a placement when `on` and a name follow it.
 
 use super::ast::*;
 use crate::diagnostics::{Code, Diagnostic};
 use crate::source::{FileId, Span};
-use pest::iterators::Pair;
-use pest::Parser;
 
-#[derive(pest_derive::Parser)]
-#[grammar = "grammar/gpu.pest"]
-struct GpuParser;
-
-/// Parses one file. pest does not recover, so a syntax error is a single diagnostic.
+/// Parses one file. A syntax error is a single diagnostic: the parser does not recover.
 pub fn parse(file: FileId, text: &str) -> Result<File, Box<Diagnostic>> {
-    let mut pairs = GpuParser::parse(Rule::file, text).map_err(|e| Box::new(syntax_error(file, text, e)))?;
-    let Some(root) = pairs.next() else {
-        return Ok(File { file, items: Vec::new(), comments: Vec::new() });
-    };
-    let mut builder = Builder { file, comments: Vec::new() };
-    let mut items = Vec::new();
-    for pair in root.into_inner() {
-        match pair.as_rule() {
-            Rule::import => items.push(Item::Import(builder.first_string(pair))),
-            Rule::catalog => items.push(Item::Catalog(builder.first_string(pair))),
-            Rule::license => items.push(Item::Entity(builder.entity(EntityKind::License, pair))),
-            Rule::host => items.push(Item::Entity(builder.entity(EntityKind::Host, pair))),
-            Rule::vm => items.push(Item::Entity(builder.entity(EntityKind::Vm, pair))),
-            Rule::bitfusion => items.push(Item::Entity(builder.entity(EntityKind::Bitfusion, pair))),
-            Rule::COMMENT => builder.comment(&pair),
-            _ => {}
-        }
+    let mut parser = Parser { file, text, bytes: text.as_bytes(), comments: Vec::new() };
+    match parser.items() {
+        Ok(items) => Ok(File { file, items, comments: parser.comments }),
+        Err(error) => Err(Box::new(error.into_diagnostic(file, text))),
     }
-    builder.comments.sort_by_key(|c| c.span);
-    Ok(File { file, items, comments: builder.comments })
 }
 
-/// Walks pest pairs into AST nodes. The shapes it relies on are guaranteed by the grammar;
-/// where a shape is missing anyway, the node gets an empty value rather than a panic.
-struct Builder {
+/// What was expected where parsing stopped.
+struct SyntaxError {
+    at: usize,
+    expected: &'static str,
+    /// A more specific diagnostic than "expected X, found Y" (a string never closed, an
+    /// unknown escape).
+    custom: Option<Box<Diagnostic>>,
+}
+
+type Parsed<T> = Result<T, SyntaxError>;
+
+const TOP_LEVEL_ITEM: &str = "a top-level item (`import`, `catalog`, `license`, `host`, `vm`, `bitfusion`)";
+const ENTRY: &str = "an attribute, a nested block or `}`";
+const NESTED_ENTRY: &str = "an attribute or `}`";
+const VALUE: &str = "a value";
+const STRING: &str = "a string in double quotes (closed on the same line)";
+const NAME: &str = "a name";
+const OPEN_BRACE: &str = "a `{`";
+
+struct Parser<'t> {
     file: FileId,
+    text: &'t str,
+    bytes: &'t [u8],
+    /// Every comment, in source order. Lookahead may skip the same trivia twice, so a comment
+    /// is kept only when it starts after the last one kept.
     comments: Vec<Comment>,
 }
 
-impl Builder {
-    fn span(&self, pair: &Pair<Rule>) -> Span {
-        let s = pair.as_span();
-        Span::new(self.file, s.start(), s.end())
+impl Parser<'_> {
+    fn span(&self, start: usize, end: usize) -> Span {
+        Span::new(self.file, start, end)
     }
 
-    fn ident(&self, pair: &Pair<Rule>) -> Ident {
-        Ident { text: pair.as_str().to_string(), span: self.span(pair) }
+    fn ident_at(&self, start: usize, end: usize) -> Ident {
+        Ident { text: self.text[start..end].to_string(), span: self.span(start, end) }
     }
 
-    fn comment(&mut self, pair: &Pair<Rule>) {
-        let span = self.span(pair);
-        self.comments.push(Comment { text: pair.as_str().to_string(), span });
+    fn byte(&self, at: usize) -> Option<u8> {
+        self.bytes.get(at).copied()
     }
 
-    /// The children of a pair, with comments moved aside.
-    fn children<'i>(&mut self, pair: Pair<'i, Rule>) -> Vec<Pair<'i, Rule>> {
-        let mut out = Vec::new();
-        for child in pair.into_inner() {
-            if child.as_rule() == Rule::COMMENT {
-                self.comment(&child);
-            } else {
-                out.push(child);
-            }
-        }
-        out
+    fn expected<T>(&self, at: usize, expected: &'static str) -> Parsed<T> {
+        Err(SyntaxError { at, expected, custom: None })
     }
 
-    fn first_string(&mut self, pair: Pair<Rule>) -> StringLit {
-        let span = self.span(&pair);
-        let string = self.children(pair).into_iter().find(|p| p.as_rule() == Rule::string);
-        match string {
-            Some(p) => self.string(p),
-            None => StringLit { value: String::new(), span },
-        }
-    }
-
-    fn string(&self, pair: Pair<Rule>) -> StringLit {
-        let span = self.span(&pair);
-        let raw = pair.into_inner().next().map(|p| p.as_str()).unwrap_or("");
-        StringLit { value: unescape(raw), span }
-    }
-
-    fn entity(&mut self, kind: EntityKind, pair: Pair<Rule>) -> Entity {
-        let span = self.span(&pair);
-        let mut keyword = span;
-        let mut name = None;
-        let mut body = None;
-        for child in self.children(pair) {
-            match child.as_rule() {
-                Rule::kw_license | Rule::kw_host | Rule::kw_vm | Rule::kw_bitfusion => keyword = self.span(&child),
-                Rule::name => {
-                    let ident = self.ident(&child);
-                    name = Some(NamePattern { span: ident.span, ident, range: None });
-                }
-                Rule::name_pattern => name = Some(self.name_pattern(child)),
-                Rule::body => body = Some(self.body(child)),
-                _ => {}
-            }
-        }
-        let empty_ident = Ident { text: String::new(), span: keyword };
-        Entity {
-            kind,
-            keyword,
-            name: name.unwrap_or(NamePattern { ident: empty_ident, range: None, span: keyword }),
-            body: body.unwrap_or(Body { entries: Vec::new(), span }),
-        }
-    }
-
-    fn name_pattern(&mut self, pair: Pair<Rule>) -> NamePattern {
-        let span = self.span(&pair);
-        let mut ident = Ident { text: String::new(), span };
-        let mut range = None;
-        for child in self.children(pair) {
-            match child.as_rule() {
-                Rule::ident => ident = self.ident(&child),
-                Rule::range => {
-                    let rspan = self.span(&child);
-                    let bounds: Vec<Ident> =
-                        self.children(child).iter().filter(|p| p.as_rule() == Rule::digits).map(|p| self.ident(p)).collect();
-                    if let [first, last] = bounds.as_slice() {
-                        range = Some(RangeSuffix { first: first.clone(), last: last.clone(), span: rspan });
+    /// Skips whitespace and comments (pest's implicit `WHITESPACE` and `COMMENT`), keeping
+    /// the comments.
+    fn skip(&mut self, mut at: usize) -> usize {
+        while let Some(b) = self.byte(at) {
+            match b {
+                b' ' | b'\t' | b'\r' | b'\n' => at += 1,
+                b'#' => {
+                    let end = self.bytes[at..].iter().position(|&c| c == b'\n' || c == b'\r').map_or(self.bytes.len(), |n| at + n);
+                    if self.comments.last().is_none_or(|c| (c.span.start as usize) < at) {
+                        self.comments.push(Comment { text: self.text[at..end].to_string(), span: self.span(at, end) });
                     }
+                    at = end;
                 }
-                _ => {}
+                _ => break,
             }
         }
-        NamePattern { ident, range, span }
+        at
     }
 
-    fn body(&mut self, pair: Pair<Rule>) -> Body {
-        let span = self.span(&pair);
+    /// The end of the identifier starting at `at` (`ident` in the grammar), if one does.
+    fn ident_end(&self, at: usize) -> Option<usize> {
+        let first = self.byte(at)?;
+        if !(first.is_ascii_alphabetic() || first == b'_') {
+            return None;
+        }
+        Some(run_end(self.bytes, at + 1, is_ident_char))
+    }
+
+    /// `item*` up to the end of the file.
+    fn items(&mut self) -> Parsed<Vec<Item>> {
+        let mut items = Vec::new();
+        let mut at = self.skip(0);
+        while at < self.bytes.len() {
+            let (item, end) = self.item(at)?;
+            items.push(item);
+            at = self.skip(end);
+        }
+        Ok(items)
+    }
+
+    fn item(&mut self, at: usize) -> Parsed<(Item, usize)> {
+        let Some(word_end) = self.ident_end(at) else { return self.expected(at, TOP_LEVEL_ITEM) };
+        let keyword = self.span(at, word_end);
+        let kind = match &self.text[at..word_end] {
+            "import" | "catalog" => {
+                let start = self.skip(word_end);
+                if self.byte(start) != Some(b'"') {
+                    return self.expected(start, STRING);
+                }
+                let (string, end) = self.string(start)?;
+                let item = if &self.text[at..word_end] == "import" { Item::Import(string) } else { Item::Catalog(string) };
+                return Ok((item, end));
+            }
+            "license" | "licence" => EntityKind::License,
+            "host" => EntityKind::Host,
+            "vm" => EntityKind::Vm,
+            "bitfusion" => EntityKind::Bitfusion,
+            _ => return self.expected(at, TOP_LEVEL_ITEM),
+        };
+        let name_start = self.skip(word_end);
+        let Some(name_end) = self.ident_end(name_start) else { return self.expected(name_start, NAME) };
+        let ident = self.ident_at(name_start, name_end);
+        // Only hosts and VMs take a range, written right after the name.
+        let ranged = matches!(kind, EntityKind::Host | EntityKind::Vm) && self.byte(name_end) == Some(b'[');
+        let (range, pattern_end) = if ranged {
+            let (range, end) = self.range(name_end)?;
+            (Some(range), end)
+        } else {
+            (None, name_end)
+        };
+        let name = NamePattern { ident, range, span: self.span(name_start, pattern_end) };
+        let body_start = self.skip(pattern_end);
+        let body = self.body(body_start, true)?;
+        let end = body.span.end as usize;
+        Ok((Item::Entity(Entity { kind, keyword, name, body }), end))
+    }
+
+    /// `[first..last]`, with whitespace allowed inside the brackets.
+    fn range(&mut self, open: usize) -> Parsed<(RangeSuffix, usize)> {
+        let first_start = self.skip(open + 1);
+        let first = self.digits(first_start)?;
+        let dots = self.skip(first.span.end as usize);
+        if !self.bytes[dots..].starts_with(b"..") {
+            return self.expected(dots, "`..`");
+        }
+        let last_start = self.skip(dots + 2);
+        let last = self.digits(last_start)?;
+        let close = self.skip(last.span.end as usize);
+        if self.byte(close) != Some(b']') {
+            return self.expected(close, "`]`");
+        }
+        Ok((RangeSuffix { first, last, span: self.span(open, close + 1) }, close + 1))
+    }
+
+    fn digits(&self, at: usize) -> Parsed<Ident> {
+        let end = run_end(self.bytes, at, |b| b.is_ascii_digit());
+        if end == at {
+            return self.expected(at, "digits");
+        }
+        Ok(self.ident_at(at, end))
+    }
+
+    /// `{ entry* }`; an entity's body (`blocks`) also takes nested blocks.
+    fn body(&mut self, open: usize, blocks: bool) -> Parsed<Body> {
+        if self.byte(open) != Some(b'{') {
+            return self.expected(open, OPEN_BRACE);
+        }
         let mut entries = Vec::new();
-        for child in self.children(pair) {
-            match child.as_rule() {
-                Rule::attribute => entries.push(Entry::Attribute(self.attribute(child))),
-                Rule::block => entries.push(Entry::Block(self.block(child))),
-                _ => {}
+        let mut at = self.skip(open + 1);
+        loop {
+            if self.byte(at) == Some(b'}') {
+                return Ok(Body { entries, span: self.span(open, at + 1) });
             }
+            let entry_kind = if blocks { ENTRY } else { NESTED_ENTRY };
+            let Some(key_end) = self.ident_end(at) else { return self.expected(at, entry_kind) };
+            let key = self.ident_at(at, key_end);
+            let after_key = self.skip(key_end);
+            let entry = match (blocks, self.block_start(after_key)) {
+                (true, Some((name, body_start))) => {
+                    let body = self.body(body_start, false)?;
+                    Entry::Block(Block { span: key.span.to(body.span), key, name, body })
+                }
+                _ => Entry::Attribute(self.attribute(key, after_key)?),
+            };
+            let end = match &entry {
+                Entry::Block(b) => b.span.end,
+                Entry::Attribute(a) => a.span.end,
+            };
+            entries.push(entry);
+            at = self.skip(end as usize);
         }
-        Body { entries, span }
     }
 
-    fn block(&mut self, pair: Pair<Rule>) -> Block {
-        let span = self.span(&pair);
-        let mut key = Ident { text: String::new(), span };
-        let mut name = None;
-        let mut body = Body { entries: Vec::new(), span };
-        for child in self.children(pair) {
-            match child.as_rule() {
-                Rule::key => key = self.ident(&child),
-                Rule::name => name = Some(self.ident(&child)),
-                Rule::block_body => body = self.body(child),
-                _ => {}
-            }
+    /// After a key: `name {` or `{` opens a nested block. Returns the name and where the
+    /// block's `{` is.
+    fn block_start(&mut self, at: usize) -> Option<(Option<Ident>, usize)> {
+        if self.byte(at) == Some(b'{') {
+            return Some((None, at));
         }
-        Block { key, name, body, span }
+        let name_end = self.ident_end(at)?;
+        let open = self.skip(name_end);
+        (self.byte(open) == Some(b'{')).then(|| (Some(self.ident_at(at, name_end)), open))
     }
 
-    fn attribute(&mut self, pair: Pair<Rule>) -> Attribute {
-        let span = self.span(&pair);
-        let mut key = Ident { text: String::new(), span };
-        let mut values = Vec::new();
-        for child in self.children(pair) {
-            match child.as_rule() {
-                Rule::key => key = self.ident(&child),
-                _ => values.extend(self.value(child)),
+    /// `key value ("," value)*`, the values starting at `at`.
+    fn attribute(&mut self, key: Ident, at: usize) -> Parsed<Attribute> {
+        let mut values = vec![self.value(at)?];
+        loop {
+            let end = values[values.len() - 1].span.end as usize;
+            let comma = self.skip(end);
+            if self.byte(comma) != Some(b',') {
+                break;
             }
+            let next = self.skip(comma + 1);
+            values.push(self.value(next)?);
         }
-        Attribute { key, values, span }
+        let span = key.span.to(values[values.len() - 1].span);
+        Ok(Attribute { key, values, span })
     }
 
-    fn value(&mut self, pair: Pair<Rule>) -> Option<Value> {
-        let span = self.span(&pair);
-        let kind = match pair.as_rule() {
-            Rule::quantity => {
-                let text = pair.as_str();
-                let split = text.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(text.len());
-                let (number, unit) = text.split_at(split);
-                ValueKind::Quantity { number: number.to_string(), unit: unit.to_string() }
-            }
-            Rule::pci_address => ValueKind::Pci(pair.as_str().to_string()),
-            Rule::number => ValueKind::Number(pair.as_str().to_string()),
-            Rule::string => ValueKind::Str(self.string(pair).value),
-            Rule::reference => ValueKind::Reference(self.reference(&pair)),
-            Rule::placed => {
-                let refs: Vec<Reference> =
-                    self.children(pair).iter().filter(|p| p.as_rule() == Rule::reference).map(|p| self.reference(p)).collect();
-                let [item, target] = <[Reference; 2]>::try_from(refs).ok()?;
-                ValueKind::Placed { item: item.first, target }
-            }
-            _ => return None,
+    /// One value, tried in the grammar's order: string, placement, PCI address, quantity,
+    /// number, reference.
+    fn value(&mut self, at: usize) -> Parsed<Value> {
+        let Some(first) = self.byte(at) else { return self.expected(at, VALUE) };
+        if first == b'"' {
+            let (string, end) = self.string(at)?;
+            return Ok(Value { kind: ValueKind::Str(string.value), span: self.span(at, end) });
+        }
+        if let Some(placed) = self.placed(at) {
+            return Ok(placed);
+        }
+        let (kind, end) = if let Some(end) = pci_end(self.bytes, at) {
+            (ValueKind::Pci(self.text[at..end].to_string()), end)
+        } else if let Some(end) = quantity_end(self.bytes, at) {
+            let split = run_end(self.bytes, at, |b| !b.is_ascii_alphabetic());
+            (ValueKind::Quantity { number: self.text[at..split].to_string(), unit: self.text[split..end].to_string() }, end)
+        } else if let Some(end) = number_end(self.bytes, at) {
+            (ValueKind::Number(self.text[at..end].to_string()), end)
+        } else if let Some(reference) = self.reference(at) {
+            let end = reference.span.end as usize;
+            (ValueKind::Reference(reference), end)
+        } else {
+            return self.expected(at, VALUE);
         };
-        Some(Value { kind, span })
+        Ok(Value { kind, span: self.span(at, end) })
     }
 
-    fn reference(&self, pair: &Pair<Rule>) -> Reference {
-        let span = self.span(pair);
-        let text = pair.as_str();
-        let (first, second) = match text.split_once('.') {
-            Some((a, b)) => (a, Some(b)),
-            None => (text, None),
-        };
-        let at = |offset: usize, len: usize| Span::new(self.file, span.start as usize + offset, span.start as usize + offset + len);
-        Reference {
-            first: Ident { text: first.to_string(), span: at(0, first.len()) },
-            second: second.map(|b| Ident { text: b.to_string(), span: at(first.len() + 1, b.len()) }),
-            span,
+    /// `item on target`, or nothing (and no comment kept twice) when the text is not one.
+    fn placed(&mut self, at: usize) -> Option<Value> {
+        let item = self.reference(at)?;
+        let on = self.skip(item.span.end as usize);
+        let on_end = self.ident_end(on)?;
+        if &self.text[on..on_end] != "on" {
+            return None;
         }
+        let target_start = self.skip(on_end);
+        let target = self.reference(target_start)?;
+        let span = self.span(at, target.span.end as usize);
+        Some(Value { kind: ValueKind::Placed { item: item.first, target }, span })
     }
+
+    /// `name` or `name.name`, without whitespace.
+    fn reference(&self, at: usize) -> Option<Reference> {
+        let first_end = self.ident_end(at)?;
+        let first = self.ident_at(at, first_end);
+        let second = match self.byte(first_end) {
+            Some(b'.') => self.ident_end(first_end + 1).map(|end| self.ident_at(first_end + 1, end)),
+            _ => None,
+        };
+        let end = second.as_ref().map_or(first_end, |s| s.span.end as usize);
+        Some(Reference { first, second, span: self.span(at, end) })
+    }
+
+    /// A string starting at its opening quote; returns it and the offset past its closing one.
+    fn string(&self, open: usize) -> Parsed<(StringLit, usize)> {
+        let mut at = open + 1;
+        loop {
+            match self.byte(at) {
+                Some(b'"') => break,
+                Some(b'\\') => match self.byte(at + 1) {
+                    Some(b'"' | b'\\' | b'n' | b't') => at += 2,
+                    _ => return Err(self.bad_escape(at)),
+                },
+                None | Some(b'\n' | b'\r') => return Err(self.unclosed_string(open, at)),
+                Some(_) => at += 1,
+            }
+        }
+        let value = unescape(&self.text[open + 1..at]);
+        Ok((StringLit { value, span: self.span(open, at + 1) }, at + 1))
+    }
+
+    fn unclosed_string(&self, open: usize, end: usize) -> SyntaxError {
+        let diagnostic = Diagnostic::new(Code::Syntax, "a string is not closed", self.span(open, end), "this string has no closing `\"`")
+            .with_help("close the string with `\"` on the same line; write `\\n` for a line break inside it");
+        SyntaxError { at: open, expected: STRING, custom: Some(Box::new(diagnostic)) }
+    }
+
+    fn bad_escape(&self, backslash: usize) -> SyntaxError {
+        let end = self.text[backslash + 1..].chars().next().map_or(backslash + 1, |c| backslash + 1 + c.len_utf8());
+        let written = &self.text[backslash..end];
+        let diagnostic = Diagnostic::new(
+            Code::Syntax,
+            format!("`{}` is not an escape", written.escape_debug()),
+            self.span(backslash, end),
+            "unknown escape",
+        )
+        .with_help("strings take the escapes `\\\"`, `\\\\`, `\\n` and `\\t`; write `\\\\` for a backslash");
+        SyntaxError { at: backslash, expected: STRING, custom: Some(Box::new(diagnostic)) }
+    }
+}
+
+fn is_ident_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
+}
+
+/// The end of the run of bytes matching `keep` that starts at `at`.
+fn run_end(bytes: &[u8], at: usize, keep: impl Fn(u8) -> bool) -> usize {
+    bytes.get(at..).map_or(at, |rest| at + rest.iter().take_while(|&&b| keep(b)).count())
+}
+
+fn digits_end(bytes: &[u8], at: usize) -> Option<usize> {
+    let end = run_end(bytes, at, |b| b.is_ascii_digit());
+    (end > at).then_some(end)
+}
+
+fn hex_end(bytes: &[u8], at: usize) -> Option<usize> {
+    let end = run_end(bytes, at, |b| b.is_ascii_hexdigit());
+    (end > at).then_some(end)
+}
+
+/// `at` if no identifier character follows (the grammar's `!ident_char`).
+fn word_boundary(bytes: &[u8], at: usize) -> Option<usize> {
+    (!bytes.get(at).copied().is_some_and(is_ident_char)).then_some(at)
+}
+
+/// `.digits` at `at`, if there.
+fn fraction_end(bytes: &[u8], at: usize) -> Option<usize> {
+    (bytes.get(at) == Some(&b'.')).then(|| digits_end(bytes, at + 1)).flatten()
+}
+
+/// `quantity = @{ digits ~ ("." ~ digits)? ~ ASCII_ALPHA+ ~ !ident_char }`
+fn quantity_end(bytes: &[u8], at: usize) -> Option<usize> {
+    let number = digits_end(bytes, at)?;
+    let number = fraction_end(bytes, number).unwrap_or(number);
+    let unit = run_end(bytes, number, |b| b.is_ascii_alphabetic());
+    if unit == number {
+        return None;
+    }
+    word_boundary(bytes, unit)
+}
+
+/// `pci_address = @{ hex+ ~ ":" ~ hex+ ~ (":" ~ hex+)? ~ "." ~ hex+ ~ !ident_char }`
+fn pci_end(bytes: &[u8], at: usize) -> Option<usize> {
+    let colon = hex_end(bytes, at)?;
+    if bytes.get(colon) != Some(&b':') {
+        return None;
+    }
+    let mut end = hex_end(bytes, colon + 1)?;
+    if bytes.get(end) == Some(&b':') {
+        end = hex_end(bytes, end + 1)?;
+    }
+    if bytes.get(end) != Some(&b'.') {
+        return None;
+    }
+    word_boundary(bytes, hex_end(bytes, end + 1)?)
+}
+
+/// `number = @{ digits ~ ("." ~ digits)* ~ !ident_char }`
+fn number_end(bytes: &[u8], at: usize) -> Option<usize> {
+    let mut end = digits_end(bytes, at)?;
+    while let Some(next) = fraction_end(bytes, end) {
+        end = next;
+    }
+    word_boundary(bytes, end)
 }
 
 fn unescape(raw: &str) -> String {
@@ -232,58 +403,44 @@ fn unescape(raw: &str) -> String {
     out
 }
 
-fn syntax_error(file: FileId, text: &str, error: pest::error::Error<Rule>) -> Diagnostic {
-    use pest::error::{ErrorVariant, InputLocation};
-    let (start, end) = match error.location {
-        InputLocation::Pos(p) => (p, p),
-        InputLocation::Span((s, e)) => (s, e),
-    };
-    // Point at the whole offending token rather than one character.
-    let token_end = text
-        .get(start..)
-        .map(|rest| rest.find(|c: char| c.is_whitespace() || "{}\",".contains(c)).unwrap_or(rest.len()))
-        .map_or(end, |len| start + len.max(1))
-        .min(text.len())
-        .max(end);
-    let span = Span::new(file, start, token_end);
-    let found = match text.get(start..token_end) {
-        Some("") | None => "end of file".to_string(),
-        Some(t) => format!("`{}`", t.chars().take(40).collect::<String>()),
-    };
-    let expected = match &error.variant {
-        ErrorVariant::ParsingError { positives, .. } => {
-            let mut phrases: Vec<&str> = positives.iter().filter_map(|r| phrase(*r)).collect();
-            phrases.sort_unstable();
-            phrases.dedup();
-            phrases
+impl SyntaxError {
+    fn into_diagnostic(self, file: FileId, text: &str) -> Diagnostic {
+        if let Some(custom) = self.custom {
+            return *custom;
         }
-        ErrorVariant::CustomError { .. } => Vec::new(),
-    };
-    let expected_text = match expected.as_slice() {
-        [] => "something else".to_string(),
-        [one] => one.to_string(),
-        [init @ .., last] => format!("{} or {last}", init.join(", ")),
-    };
-    if found == "end of file" {
-        if let Some(open) = unclosed_brace(text) {
-            return Diagnostic::new(
-                Code::Syntax,
-                "a block is never closed",
-                Span::new(file, open, open + 1),
-                "this `{` has no matching `}`",
-            )
-            .with_help("add the missing `}` at the end of the block");
+        let start = self.at.min(text.len());
+        // Point at the whole offending token rather than one character.
+        let token_end = text[start..].find(|c: char| c.is_whitespace() || "{}\",".contains(c)).map_or(text.len(), |len| start + len.max(1));
+        let token_end = token_end.min(text.len());
+        let found = text.get(start..token_end).filter(|t| !t.is_empty());
+        if found.is_none() {
+            if let Some(open) = unclosed_brace(text) {
+                return Diagnostic::new(
+                    Code::Syntax,
+                    "a block is never closed",
+                    Span::new(file, open, open + 1),
+                    "this `{` has no matching `}`",
+                )
+                .with_help("add the missing `}` at the end of the block");
+            }
         }
-    }
-    let help = if expected.contains(&"a top-level item (`import`, `catalog`, `license`, `host`, `vm`, `bitfusion`)") {
-        "a file holds `import`, `catalog`, `license`, `host`, `vm` and `bitfusion` items; check the spelling of the keyword and that every `{` is closed".to_string()
-    } else if found == "end of file" {
-        "a block is not closed: add the missing `}`".to_string()
-    } else {
-        format!("write {expected_text} here")
-    };
-    Diagnostic::new(Code::Syntax, format!("expected {expected_text}, found {found}"), span, format!("expected {expected_text}"))
+        let found_text = found.map_or("end of file".to_string(), |t| format!("`{}`", t.chars().take(40).collect::<String>()));
+        let expected = self.expected;
+        let help = match found {
+            _ if expected == TOP_LEVEL_ITEM => "a file holds `import`, `catalog`, `license`, `host`, `vm` and `bitfusion` items; check the spelling of the keyword and that every `{` is closed".to_string(),
+            Some(t) if expected == VALUE && t.starts_with('=') => "attributes are written `key value`, without `=`".to_string(),
+            Some(t) if expected == VALUE && t.starts_with('{') => "nested blocks hold attributes only; write the values of the inner block as attributes".to_string(),
+            None => "a block is not closed: add the missing `}`".to_string(),
+            Some(_) => format!("write {expected} here"),
+        };
+        Diagnostic::new(
+            Code::Syntax,
+            format!("expected {expected}, found {found_text}"),
+            Span::new(file, start, token_end),
+            format!("expected {expected}"),
+        )
         .with_help(help)
+    }
 }
 
 /// The offset of the last `{` left open at the end of the text (strings and comments skipped).
@@ -318,26 +475,4 @@ fn unclosed_brace(text: &str) -> Option<usize> {
         }
     }
     open.pop()
-}
-
-/// How a grammar rule is named in a message; `None` hides helper rules.
-fn phrase(rule: Rule) -> Option<&'static str> {
-    Some(match rule {
-        Rule::EOI | Rule::import | Rule::catalog | Rule::license | Rule::host | Rule::vm | Rule::bitfusion => {
-            "a top-level item (`import`, `catalog`, `license`, `host`, `vm`, `bitfusion`)"
-        }
-        Rule::kw_import | Rule::kw_catalog | Rule::kw_license | Rule::kw_host | Rule::kw_vm | Rule::kw_bitfusion => {
-            "a top-level item (`import`, `catalog`, `license`, `host`, `vm`, `bitfusion`)"
-        }
-        Rule::body | Rule::block_body => "a `{`",
-        Rule::block | Rule::attribute | Rule::key => "an attribute, a nested block or `}`",
-        Rule::placed | Rule::quantity | Rule::pci_address | Rule::number | Rule::reference => "a value",
-        Rule::string => "a string in double quotes (closed on the same line)",
-        Rule::string_inner | Rule::escape => "a string character or escape (`\\\"`, `\\\\`, `\\n`, `\\t`)",
-        Rule::name | Rule::name_pattern | Rule::ident => "a name",
-        Rule::range => "a range such as `[1..4]`",
-        Rule::digits => "digits",
-        Rule::kw_on => "`on`",
-        _ => return None,
-    })
 }
