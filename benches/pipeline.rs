@@ -109,7 +109,8 @@ fn load(bencher: Bencher, hosts: usize) {
     bencher.counter(divan::counter::BytesCount::new(estate.bytes())).bench_local(|| {
         let mut sources = Sources::default();
         let mut diags = Diagnostics::default();
-        let loaded = gpuc::load::load(&estate.input.files, &[], &estate.fs, &mut sources, &mut diags);
+        let texts = gpuc::load::Texts::default();
+        let loaded = gpuc::load::load(&estate.input.files, &[], &estate.fs, &texts, &mut sources, &mut diags);
         assert!(!diags.has_errors());
         loaded.map(|l| l.files.len()).unwrap_or(0)
     });

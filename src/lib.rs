@@ -57,7 +57,8 @@ impl Checked {
 pub fn check(input: &Input, fs: &dyn load::FileSystem) -> Result<Checked, load::RootUnreadable> {
     let mut sources = Sources::default();
     let mut diags = Diagnostics::default();
-    let loaded = load::load(&input.files, &input.catalogs, fs, &mut sources, &mut diags)?;
+    let texts = load::Texts::default();
+    let loaded = load::load(&input.files, &input.catalogs, fs, &texts, &mut sources, &mut diags)?;
     if diags.has_errors() {
         return Ok(Checked {
             sources,
@@ -67,6 +68,8 @@ pub fn check(input: &Input, fs: &dyn load::FileSystem) -> Result<Checked, load::
         });
     }
     let model = model::lower::lower(&loaded.files, loaded.catalog, &mut diags);
+    // The trees are done with: free them before checking builds its facts.
+    drop(loaded.files);
     let analysis = check::check(&model, &mut diags);
     Ok(Checked { sources, model, analysis, diagnostics: diags.into_sorted() })
 }

@@ -7,6 +7,7 @@ use crate::diagnostics::{Code, Diagnostic, Diagnostics};
 use crate::source::{SourceKind, Sources, Span};
 use crate::syntax::{self, ast};
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 /// Read access to source files.
 pub trait FileSystem {
@@ -38,23 +39,35 @@ pub struct RootUnreadable {
     pub source: std::io::Error,
 }
 
-pub struct Loaded {
-    pub files: Vec<ast::File>,
+/// Keeps the texts of an estate's files alive while their syntax trees borrow them: the
+/// trees hold slices of the text instead of copies of every name.
+#[derive(Default)]
+pub struct Texts(typed_arena::Arena<Arc<str>>);
+
+impl Texts {
+    fn keep(&self, text: Arc<str>) -> &str {
+        self.0.alloc(text)
+    }
+}
+
+pub struct Loaded<'s> {
+    pub files: Vec<ast::File<'s>>,
     pub catalog: Catalog,
 }
 
 /// Reads and parses `roots` and their imports, then builds the catalog from the built-in
 /// boards, `catalogs` (from the command line) and `catalog` statements, in that order.
-pub fn load(
+pub fn load<'s>(
     roots: &[PathBuf],
     catalogs: &[PathBuf],
     fs: &dyn FileSystem,
+    texts: &'s Texts,
     sources: &mut Sources,
     diags: &mut Diagnostics,
-) -> Result<Loaded, RootUnreadable> {
+) -> Result<Loaded<'s>, RootUnreadable> {
     // The built-in catalog is always file 0, so its parsed form can be shared between runs.
     let builtin_id = sources.add(catalog::BUILTIN_NAME, catalog::BUILTIN_YAML, SourceKind::Catalog);
-    let mut loader = Loader { fs, sources, diags, files: Vec::new(), loaded: Vec::new(), stack: Vec::new() };
+    let mut loader = Loader { fs, texts, sources, diags, files: Vec::new(), loaded: Vec::new(), stack: Vec::new() };
     for root in roots {
         let text = read_limited(fs, root).map_err(|source| RootUnreadable { path: root.display().to_string(), source })?;
         loader.add(&normalize(root), text, None);
@@ -95,18 +108,19 @@ pub fn load(
     Ok(Loaded { files: loader.files, catalog })
 }
 
-struct Loader<'a> {
+struct Loader<'a, 's> {
     fs: &'a dyn FileSystem,
+    texts: &'s Texts,
     sources: &'a mut Sources,
     diags: &'a mut Diagnostics,
-    files: Vec<ast::File>,
+    files: Vec<ast::File<'s>>,
     /// Paths already loaded, by `FileId` order of the spec files.
     loaded: Vec<(PathBuf, crate::source::FileId)>,
     /// The chain of files being loaded, for cycle detection: (path, the import's span).
     stack: Vec<(PathBuf, Option<Span>)>,
 }
 
-impl Loader<'_> {
+impl<'s> Loader<'_, 's> {
     fn path_of(&self, id: crate::source::FileId) -> PathBuf {
         self.loaded.iter().find(|(_, f)| *f == id).map(|(p, _)| p.clone()).unwrap_or_default()
     }
@@ -117,7 +131,7 @@ impl Loader<'_> {
         }
         let id = self.sources.add(path.display().to_string(), text, SourceKind::Spec);
         self.loaded.push((path.to_path_buf(), id));
-        let text = self.sources.get(id).map(|f| f.text.as_str()).unwrap_or("");
+        let Some(text) = self.sources.get(id).map(|f| self.texts.keep(f.text.clone())) else { return };
         let file = match syntax::parse(id, text) {
             Ok(f) => f,
             Err(d) => {
@@ -125,7 +139,7 @@ impl Loader<'_> {
                 return;
             }
         };
-        let imports: Vec<ast::StringLit> =
+        let imports: Vec<ast::StringLit<'s>> =
             file.items.iter().filter_map(|i| if let ast::Item::Import(s) = i { Some(s.clone()) } else { None }).collect();
         self.files.push(file);
         self.stack.push((path.to_path_buf(), via));

@@ -1,6 +1,7 @@
 //! Source files and spans. Every AST node, model entity and plan step points back here.
 
 use serde::Serialize;
+use std::sync::Arc;
 
 /// Index of a file in [`Sources`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -46,7 +47,8 @@ pub enum SourceKind {
 pub struct SourceFile {
     /// The path as the user gave it (or `<builtin catalog>`), shown in diagnostics.
     pub name: String,
-    pub text: String,
+    /// Shared with the syntax trees that borrow it while the estate is lowered.
+    pub text: Arc<str>,
     pub kind: SourceKind,
     /// Byte offset of each line's start, so a position is found by binary search rather
     /// than by scanning the file (outputs name the spec line of every VM).
@@ -72,9 +74,9 @@ pub struct Sources {
 }
 
 impl Sources {
-    pub fn add(&mut self, name: impl Into<String>, text: impl Into<String>, kind: SourceKind) -> FileId {
+    pub fn add(&mut self, name: impl Into<String>, text: impl Into<Arc<str>>, kind: SourceKind) -> FileId {
         let id = FileId(u32::try_from(self.files.len()).unwrap_or(u32::MAX));
-        let text: String = text.into();
+        let text: Arc<str> = text.into();
         let line_starts = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i as u32 + 1)).collect();
         self.files.push(SourceFile { name: name.into(), text, kind, line_starts });
         id

@@ -15,7 +15,7 @@ pub const MAX_RANGE: u64 = 100_000;
 pub const MAX_ENTITIES: usize = 1_000_000;
 
 /// Lowers parsed files, in the order given, into one model.
-pub(crate) fn lower(files: &[ast::File], catalog: Catalog, diags: &mut Diagnostics) -> Model {
+pub(crate) fn lower<'s>(files: &[ast::File<'s>], catalog: Catalog, diags: &mut Diagnostics) -> Model {
     let mut lowerer = Lowerer { model: Model { catalog, ..Model::default() }, diags, names: Names::default(), vm_spans: Vec::new() };
     let mut entities: Vec<(EntityKind, Instance)> = Vec::new();
     'files: for file in files {
@@ -61,12 +61,12 @@ pub(crate) fn lower(files: &[ast::File], catalog: Catalog, diags: &mut Diagnosti
 }
 
 /// One entity after range expansion: `dev[1..4]` gives four instances sharing one body.
-struct Instance<'a> {
+struct Instance<'a, 's> {
     name: String,
     /// The name as written (`dev[1..4]`), for messages about the shared body.
     written: String,
     span: Span,
-    body: &'a Body,
+    body: &'a Body<'s>,
 }
 
 #[derive(Default)]
@@ -88,12 +88,12 @@ struct Lowerer<'d> {
 }
 
 impl Lowerer<'_> {
-    fn expand<'a>(&mut self, entity: &'a ast::Entity) -> Vec<Instance<'a>> {
+    fn expand<'a, 's>(&mut self, entity: &'a ast::Entity<'s>) -> Vec<Instance<'a, 's>> {
         let pattern = &entity.name;
-        let base = &pattern.ident.text;
+        let base = pattern.ident.text;
         let written = self.model_text(pattern);
         let Some(range) = &pattern.range else {
-            return vec![Instance { name: base.clone(), written, span: pattern.span, body: &entity.body }];
+            return vec![Instance { name: base.to_string(), written, span: pattern.span, body: &entity.body }];
         };
         let (first, last) = (range.first.text.parse::<u64>().ok(), range.last.text.parse::<u64>().ok());
         let (Some(first), Some(last)) = (first, last) else {
@@ -133,7 +133,7 @@ impl Lowerer<'_> {
     fn model_text(&self, pattern: &ast::NamePattern) -> String {
         match &pattern.range {
             Some(r) => format!("{}[{}..{}]", pattern.ident.text, r.first.text, r.last.text),
-            None => pattern.ident.text.clone(),
+            None => pattern.ident.text.to_string(),
         }
     }
 
@@ -340,7 +340,7 @@ impl Lowerer<'_> {
         let id = GpuId(self.model.gpus.len() as u32);
         let host_name = self.model.host(host).name.clone();
         let table = self.names.gpus.entry(host).or_default();
-        if let Some(&first) = table.get(&name.text) {
+        if let Some(&first) = table.get(name.text) {
             let first_span = self.model.gpu(first).span;
             self.diags.push(
                 Diagnostic::new(
@@ -354,18 +354,18 @@ impl Lowerer<'_> {
             );
             return;
         }
-        table.insert(name.text.clone(), id);
+        table.insert(name.text.to_string(), id);
         let (board, model_span) = match r.attr("model") {
             Some(a) => match single(a, self.diags) {
                 Some(v) => match &v.kind {
-                    ValueKind::Reference(re) if re.second.is_none() => {
-                        let board = self.model.catalog.find(&re.first.text);
+                    ValueKind::Reference(re) if re.second().is_none() => {
+                        let board = self.model.catalog.find(re.text);
                         if board.is_none() {
-                            let help = suggest::help_for(&re.first.text, "GPU model", self.model.catalog.all_names());
+                            let help = suggest::help_for(re.text, "GPU model", self.model.catalog.all_names());
                             self.diags.push(
                                 Diagnostic::new(
                                     Code::UnknownModel,
-                                    format!("GPU model `{}` is not in the catalog", re.first.text),
+                                    format!("GPU model `{}` is not in the catalog", re.text),
                                     v.span,
                                     "unknown model",
                                 )
@@ -382,7 +382,7 @@ impl Lowerer<'_> {
                 None => (None, a.span),
             },
             None => {
-                missing(self.diags, "GPU", &name.text, name.span, "model tesla-t4");
+                missing(self.diags, "GPU", name.text, name.span, "model tesla-t4");
                 (None, name.span)
             }
         };
@@ -406,7 +406,7 @@ impl Lowerer<'_> {
                 }
             }),
             None => {
-                missing(self.diags, "GPU", &name.text, name.span, "pci 0000:3b:00.0");
+                missing(self.diags, "GPU", name.text, name.span, "pci 0000:3b:00.0");
                 None
             }
         };
@@ -417,7 +417,7 @@ impl Lowerer<'_> {
                     missing_with(
                         self.diags,
                         "GPU",
-                        &name.text,
+                        name.text,
                         name.span,
                         "use",
                         "add `use passthrough` (a whole GPU for one VM) or `use vgpu` (shared by vGPU types)".to_string(),
@@ -431,7 +431,7 @@ impl Lowerer<'_> {
             .and_then(|a| word(a, &[("same_size", VgpuMode::SameSize), ("mixed_size", VgpuMode::MixedSize)], self.diags))
             .unwrap_or(Spanned::new(VgpuMode::SameSize, name.span));
         let ecc = r.attr("ecc").and_then(|a| boolean(a, self.diags));
-        self.model.gpus.push(Gpu { name: name.text.clone(), span: name.span, host, board, model_span, pci, usage, mode, ecc });
+        self.model.gpus.push(Gpu { name: name.text.to_string(), span: name.span, host, board, model_span, pci, usage, mode, ecc });
         self.model.hosts[host.index()].gpus.push(id);
     }
 
@@ -480,11 +480,12 @@ impl Lowerer<'_> {
         for a in r.attrs("vgpu") {
             for v in &a.values {
                 match &v.kind {
-                    ValueKind::Reference(re) if re.second.is_none() => {
-                        vgpus.push(VgpuRequest { type_name: re.first.text.to_ascii_lowercase(), span: v.span, pinned: None })
+                    ValueKind::Reference(re) if re.second().is_none() => {
+                        vgpus.push(VgpuRequest { type_name: re.text.to_ascii_lowercase(), span: v.span, pinned: None })
                     }
-                    ValueKind::Placed { item, target } => {
-                        let pinned = self.gpu_target(target, host);
+                    ValueKind::Placed(placed) => {
+                        let pinned = self.gpu_target(&placed.target, host);
+                        let item = placed.item;
                         vgpus.push(VgpuRequest { type_name: item.text.to_ascii_lowercase(), span: item.span, pinned });
                     }
                     _ => wrong_kind(self.diags, a, v, "a vGPU type such as `grid_p100-8q`, optionally `on host.gpu`"),
@@ -526,7 +527,7 @@ impl Lowerer<'_> {
         let cuda = r.attr("cuda").and_then(|a| self.version(a, "a CUDA version such as \"12.2\""));
         let license = r.attr("license").or_else(|| r.attr("licence")).and_then(|a| {
             let name = plain_name(a, self.diags)?;
-            match self.names.licenses.get(&name.value) {
+            match self.names.licenses.get(name.value) {
                 Some(&id) => Some(Spanned::new(id, name.span)),
                 None => {
                     unknown(self.diags, "licence", &name, self.names.licenses.keys().map(String::as_str));
@@ -549,8 +550,8 @@ impl Lowerer<'_> {
         }
     }
 
-    fn resolve_host(&mut self, name: &Spanned<String>) -> Option<HostId> {
-        match self.names.hosts.get(&name.value) {
+    fn resolve_host(&mut self, name: &Spanned<&str>) -> Option<HostId> {
+        match self.names.hosts.get(name.value) {
             Some(&id) => Some(id),
             None => {
                 unknown(self.diags, "host", name, self.names.hosts.keys().map(String::as_str));
@@ -574,22 +575,23 @@ impl Lowerer<'_> {
     }
 
     fn gpu_target(&mut self, re: &Reference, vm_host: Option<HostId>) -> Option<Spanned<GpuId>> {
-        let (host, gpu_name) = match &re.second {
+        let (host, gpu_name) = match re.second() {
             Some(gpu) => {
-                let host_name = Spanned::new(re.first.text.clone(), re.first.span);
+                let first = re.first();
+                let host_name = Spanned::new(first.text, first.span);
                 (self.resolve_host(&host_name)?, gpu)
             }
-            None => (vm_host?, &re.first),
+            None => (vm_host?, re.first()),
         };
         let table = self.names.gpus.get(&host);
-        match table.and_then(|t| t.get(&gpu_name.text)) {
+        match table.and_then(|t| t.get(gpu_name.text)) {
             Some(&id) => Some(Spanned::new(id, re.span)),
             None => {
                 let host_name = &self.model.host(host).name;
                 let names: Vec<&str> = table.map(|t| t.keys().map(String::as_str).collect()).unwrap_or_default();
                 let mut sorted = names.clone();
                 sorted.sort_unstable();
-                let help = suggest::help_for(&gpu_name.text, "GPU", sorted.iter().copied());
+                let help = suggest::help_for(gpu_name.text, "GPU", sorted.iter().copied());
                 self.diags.push(
                     Diagnostic::new(
                         Code::UnknownReference,
@@ -649,7 +651,7 @@ impl Lowerer<'_> {
             let sr = Reader::new(&b.body, "server", &["address"], &[], &[], self.diags);
             let address = sr.attr("address").and_then(|a| address(a, self.diags)).map(|s| s.value);
             if sr.attr("address").is_none() {
-                missing(self.diags, "Bitfusion server", &name.text, name.span, "address \"10.1.3.11\"");
+                missing(self.diags, "Bitfusion server", name.text, name.span, "address \"10.1.3.11\"");
             }
             if let Some(first) = servers.iter().find(|s| s.name == name.text) {
                 self.diags.push(
@@ -664,17 +666,17 @@ impl Lowerer<'_> {
                 );
                 continue;
             }
-            let vm = match self.names.vms.get(&name.text) {
+            let vm = match self.names.vms.get(name.text) {
                 Some(&id) => Some(id),
                 None => {
-                    let spanned = Spanned::new(name.text.clone(), name.span);
+                    let spanned = Spanned::new(name.text, name.span);
                     let mut vm_names: Vec<&str> = self.model.vms.iter().map(|v| v.name.as_str()).collect();
                     vm_names.sort_unstable();
                     unknown(self.diags, "VM", &spanned, vm_names);
                     None
                 }
             };
-            servers.push(PoolServer { name: name.text.clone(), span: name.span, vm, address: address.unwrap_or_default() });
+            servers.push(PoolServer { name: name.text.to_string(), span: name.span, vm, address: address.unwrap_or_default() });
         }
         let mut clients: Vec<PoolClient> = Vec::new();
         for b in r.blocks("client") {
@@ -705,7 +707,7 @@ impl Lowerer<'_> {
             }
             let address = cr.attr("address").and_then(|a| address(a, self.diags)).map(|s| s.value);
             if cr.attr("address").is_none() {
-                missing(self.diags, "Bitfusion client", &name.text, name.span, "address \"10.1.4.20\"");
+                missing(self.diags, "Bitfusion client", name.text, name.span, "address \"10.1.4.20\"");
             }
             let mut unresolved_servers = false;
             let (chosen, servers_span) = match cr.attr("servers") {
@@ -735,7 +737,7 @@ impl Lowerer<'_> {
             let share = cr.attr("share").and_then(|a| fraction(a, self.diags));
             let memory = cr.attr("memory").and_then(|a| size(a, self.diags));
             clients.push(PoolClient {
-                name: name.text.clone(),
+                name: name.text.to_string(),
                 span: name.span,
                 address: address.unwrap_or_default(),
                 servers: chosen,
@@ -775,16 +777,16 @@ impl Lowerer<'_> {
 const GPU_KEYS: &[&str] = &["model", "pci", "use", "mode", "ecc"];
 
 /// The attributes and nested blocks of one body, checked against the keys its kind takes.
-struct Reader<'a> {
-    attrs: Vec<&'a Attribute>,
-    blocks: Vec<&'a ast::Block>,
+struct Reader<'a, 's> {
+    attrs: Vec<&'a Attribute<'s>>,
+    blocks: Vec<&'a ast::Block<'s>>,
 }
 
-impl<'a> Reader<'a> {
+impl<'a, 's> Reader<'a, 's> {
     /// `attrs` and `blocks` are the attributes and nested blocks this kind takes;
     /// `repeatable` may appear more than once. Unknown keys (E0002), the wrong form (E0005)
     /// and repeats (E0004) are reported here.
-    fn new(body: &'a Body, what: &str, attrs: &[&str], blocks: &[&str], repeatable: &[&str], diags: &mut Diagnostics) -> Reader<'a> {
+    fn new(body: &'a Body<'s>, what: &str, attrs: &[&str], blocks: &[&str], repeatable: &[&str], diags: &mut Diagnostics) -> Self {
         let mut reader = Reader { attrs: Vec::new(), blocks: Vec::new() };
         let mut seen: HashMap<&str, Span> = HashMap::new();
         for entry in &body.entries {
@@ -792,7 +794,7 @@ impl<'a> Reader<'a> {
                 ast::Entry::Attribute(a) => (&a.key, a.span, false),
                 ast::Entry::Block(b) => (&b.key, b.span, true),
             };
-            let k = key.text.as_str();
+            let k = key.text;
             let keys = attrs.iter().chain(blocks).copied();
             let Some(known) = keys.clone().find(|&x| x == k) else {
                 let help = suggest::help_for(k, "attribute", keys);
@@ -848,19 +850,19 @@ impl<'a> Reader<'a> {
         reader
     }
 
-    fn attr(&self, key: &str) -> Option<&'a Attribute> {
+    fn attr(&self, key: &str) -> Option<&'a Attribute<'s>> {
         self.attrs.iter().copied().find(|a| a.key.text == key)
     }
 
-    fn attrs<'k>(&'k self, key: &'k str) -> impl Iterator<Item = &'a Attribute> + 'k {
+    fn attrs<'k>(&'k self, key: &'k str) -> impl Iterator<Item = &'a Attribute<'s>> + 'k {
         self.attrs.iter().copied().filter(move |a| a.key.text == key)
     }
 
-    fn block(&self, key: &str) -> Option<&'a ast::Block> {
+    fn block(&self, key: &str) -> Option<&'a ast::Block<'s>> {
         self.blocks.iter().copied().find(|b| b.key.text == key)
     }
 
-    fn blocks<'k>(&'k self, key: &'k str) -> impl Iterator<Item = &'a ast::Block> + 'k {
+    fn blocks<'k>(&'k self, key: &'k str) -> impl Iterator<Item = &'a ast::Block<'s>> + 'k {
         self.blocks.iter().copied().filter(move |b| b.key.text == key)
     }
 }
@@ -883,10 +885,10 @@ fn invalid(diags: &mut Diagnostics, span: Span, why: impl Into<String>, help: &s
     diags.push(Diagnostic::new(Code::InvalidValue, why.clone(), span, "invalid value").with_help(help.to_string()));
 }
 
-fn unknown<'a>(diags: &mut Diagnostics, what: &str, name: &Spanned<String>, candidates: impl IntoIterator<Item = &'a str>) {
+fn unknown<'a>(diags: &mut Diagnostics, what: &str, name: &Spanned<&str>, candidates: impl IntoIterator<Item = &'a str>) {
     let mut list: Vec<&str> = candidates.into_iter().collect();
     list.sort_unstable();
-    let help = suggest::help_for(&name.value, what, list.iter().copied());
+    let help = suggest::help_for(name.value, what, list.iter().copied());
     diags.push(
         Diagnostic::new(Code::UnknownReference, format!("no {what} is named `{}`", name.value), name.span, format!("unknown {what}"))
             .with_help(help),
@@ -901,7 +903,7 @@ fn wrong_kind(diags: &mut Diagnostics, a: &Attribute, v: &Value, expected: &str)
 }
 
 /// The one value of a single-valued attribute (E0005 when a list is given).
-fn single<'v>(a: &'v Attribute, diags: &mut Diagnostics) -> Option<&'v Value> {
+fn single<'v, 's>(a: &'v Attribute<'s>, diags: &mut Diagnostics) -> Option<&'v Value<'s>> {
     match a.values.as_slice() {
         [v] => Some(v),
         [first, second, ..] => {
@@ -949,7 +951,7 @@ fn size(a: &Attribute, diags: &mut Diagnostics) -> Option<Spanned<ByteSize>> {
 fn milliseconds(a: &Attribute, diags: &mut Diagnostics) -> Option<Spanned<u32>> {
     let v = single(a, diags)?;
     match &v.kind {
-        ValueKind::Quantity { number, unit } if unit == "ms" => match number.parse::<u32>() {
+        ValueKind::Quantity { number, unit } if *unit == "ms" => match number.parse::<u32>() {
             Ok(n) => Some(Spanned::new(n, v.span)),
             Err(_) => {
                 invalid(diags, v.span, format!("`{number}` is not a whole number of milliseconds"), "write e.g. `time_slice 3ms`");
@@ -1012,7 +1014,7 @@ fn fraction(a: &Attribute, diags: &mut Diagnostics) -> Option<Spanned<f64>> {
 fn string_value(a: &Attribute, diags: &mut Diagnostics) -> Option<Spanned<String>> {
     let v = single(a, diags)?;
     match &v.kind {
-        ValueKind::Str(s) => Some(Spanned::new(s.clone(), v.span)),
+        ValueKind::Str(s) => Some(Spanned::new(s.to_string(), v.span)),
         _ => {
             wrong_kind(diags, a, v, "a string in double quotes");
             None
@@ -1035,7 +1037,8 @@ fn address(a: &Attribute, diags: &mut Diagnostics) -> Option<Spanned<String>> {
 fn version_text(a: &Attribute, diags: &mut Diagnostics) -> Option<Spanned<String>> {
     let v = single(a, diags)?;
     match &v.kind {
-        ValueKind::Str(s) | ValueKind::Number(s) => Some(Spanned::new(s.clone(), v.span)),
+        ValueKind::Str(s) => Some(Spanned::new(s.to_string(), v.span)),
+        ValueKind::Number(s) => Some(Spanned::new(s.to_string(), v.span)),
         _ => {
             wrong_kind(diags, a, v, "a version such as \"6.7.0 U1\"");
             None
@@ -1043,14 +1046,14 @@ fn version_text(a: &Attribute, diags: &mut Diagnostics) -> Option<Spanned<String
     }
 }
 
-fn value_name(v: &Value) -> Option<Spanned<String>> {
+fn value_name<'s>(v: &Value<'s>) -> Option<Spanned<&'s str>> {
     match &v.kind {
-        ValueKind::Reference(re) if re.second.is_none() => Some(Spanned::new(re.first.text.clone(), re.first.span)),
+        ValueKind::Reference(re) if re.second().is_none() => Some(Spanned::new(re.text, re.span)),
         _ => None,
     }
 }
 
-fn plain_name(a: &Attribute, diags: &mut Diagnostics) -> Option<Spanned<String>> {
+fn plain_name<'s>(a: &Attribute<'s>, diags: &mut Diagnostics) -> Option<Spanned<&'s str>> {
     let v = single(a, diags)?;
     let name = value_name(v);
     if name.is_none() {
@@ -1076,7 +1079,7 @@ fn word<T: Copy>(a: &Attribute, choices: &[(&str, T)], diags: &mut Diagnostics) 
         Some((_, t)) => Some(Spanned::new(*t, v.span)),
         None => {
             let list = names().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
-            let help = match suggest::closest(&text.value, names()) {
+            let help = match suggest::closest(text.value, names()) {
                 Some(c) => format!("did you mean `{c}`? `{}` takes {list}", a.key.text),
                 None => format!("`{}` takes {list}", a.key.text),
             };

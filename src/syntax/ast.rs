@@ -1,35 +1,39 @@
-//! The untyped syntax tree. Owns its data and carries spans.
+//! The untyped syntax tree. It borrows its text from the source (`'s`) and carries spans; it
+//! is kept small (no string copies, one value inline per attribute), because a whole estate's
+//! tree is alive while it is lowered.
 
 use crate::source::{FileId, Span};
+use smallvec::SmallVec;
+use std::borrow::Cow;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Ident {
-    pub text: String,
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ident<'s> {
+    pub text: &'s str,
     pub span: Span,
 }
 
 #[derive(Debug)]
-pub struct File {
+pub struct File<'s> {
     pub file: FileId,
-    pub items: Vec<Item>,
+    pub items: Vec<Item<'s>>,
     /// Every comment, in source order, kept for a formatter.
-    pub comments: Vec<Comment>,
+    pub comments: Vec<Comment<'s>>,
 }
 
 #[derive(Debug)]
-pub struct Comment {
-    pub text: String,
+pub struct Comment<'s> {
+    pub text: &'s str,
     pub span: Span,
 }
 
 #[derive(Debug)]
-pub enum Item {
+pub enum Item<'s> {
     /// `import "path"`.
-    Import(StringLit),
+    Import(StringLit<'s>),
     /// `catalog "path"`.
-    Catalog(StringLit),
+    Catalog(StringLit<'s>),
     /// `license|host|vm|bitfusion name { ... }`.
-    Entity(Entity),
+    Entity(Entity<'s>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,99 +45,124 @@ pub enum EntityKind {
 }
 
 #[derive(Debug)]
-pub struct Entity {
+pub struct Entity<'s> {
     pub kind: EntityKind,
     pub keyword: Span,
-    pub name: NamePattern,
-    pub body: Body,
+    pub name: NamePattern<'s>,
+    pub body: Body<'s>,
 }
 
 /// A name, or a name with a range suffix (`dev[1..4]`).
 #[derive(Debug)]
-pub struct NamePattern {
-    pub ident: Ident,
-    pub range: Option<RangeSuffix>,
+pub struct NamePattern<'s> {
+    pub ident: Ident<'s>,
+    pub range: Option<RangeSuffix<'s>>,
     pub span: Span,
 }
 
 /// `[first..last]`; the bounds keep their text so leading zeros can set the padding.
 #[derive(Debug)]
-pub struct RangeSuffix {
-    pub first: Ident,
-    pub last: Ident,
+pub struct RangeSuffix<'s> {
+    pub first: Ident<'s>,
+    pub last: Ident<'s>,
     pub span: Span,
 }
 
 #[derive(Debug)]
-pub struct Body {
-    pub entries: Vec<Entry>,
+pub struct Body<'s> {
+    pub entries: Vec<Entry<'s>>,
     pub span: Span,
 }
 
 #[derive(Debug)]
-pub enum Entry {
-    Attribute(Attribute),
-    Block(Block),
+pub enum Entry<'s> {
+    Attribute(Attribute<'s>),
+    /// Boxed: blocks are few, attributes many, and an entry is as large as its largest kind.
+    Block(Box<Block<'s>>),
 }
 
 #[derive(Debug)]
-pub struct Block {
-    pub key: Ident,
-    pub name: Option<Ident>,
-    pub body: Body,
+pub struct Block<'s> {
+    pub key: Ident<'s>,
+    pub name: Option<Ident<'s>>,
+    pub body: Body<'s>,
     pub span: Span,
 }
 
 #[derive(Debug)]
-pub struct Attribute {
-    pub key: Ident,
-    pub values: Vec<Value>,
+pub struct Attribute<'s> {
+    pub key: Ident<'s>,
+    /// Almost every attribute has one value, which is kept inline.
+    pub values: SmallVec<[Value<'s>; 1]>,
     pub span: Span,
 }
 
 #[derive(Clone, Debug)]
-pub struct StringLit {
-    /// The text with escapes resolved.
-    pub value: String,
+pub struct StringLit<'s> {
+    /// The text with escapes resolved (borrowed when it has none).
+    pub value: Cow<'s, str>,
     pub span: Span,
 }
 
 #[derive(Clone, Debug)]
-pub struct Value {
-    pub kind: ValueKind,
+pub struct Value<'s> {
+    pub kind: ValueKind<'s>,
     pub span: Span,
 }
 
 #[derive(Clone, Debug)]
-pub enum ValueKind {
+pub enum ValueKind<'s> {
     /// `16GiB`: the number text and the unit text.
     Quantity {
-        number: String,
-        unit: String,
+        number: &'s str,
+        unit: &'s str,
     },
     /// `0000:09:00.0`, as written.
-    Pci(String),
+    Pci(&'s str),
     /// `7070`, `0.5`, `6.2`, as written.
-    Number(String),
-    Str(String),
+    Number(&'s str),
+    Str(Cow<'s, str>),
     /// `efi`, `esx14`, or `esx14.g0`.
-    Reference(Reference),
-    /// `grid_v100d-8q on esx14.g2`.
-    Placed {
-        item: Ident,
-        target: Reference,
-    },
+    Reference(Reference<'s>),
+    /// `grid_v100d-8q on esx14.g2` (boxed: rare, and twice the size of the others).
+    Placed(Box<Placed<'s>>),
 }
 
-/// A name, or a GPU addressed through its host (`esx14.g0`).
+/// `item on target`.
 #[derive(Clone, Debug)]
-pub struct Reference {
-    pub first: Ident,
-    pub second: Option<Ident>,
+pub struct Placed<'s> {
+    pub item: Ident<'s>,
+    pub target: Reference<'s>,
+}
+
+/// A name, or a GPU addressed through its host (`esx14.g0`): the text as written, split on
+/// demand.
+#[derive(Clone, Copy, Debug)]
+pub struct Reference<'s> {
+    pub text: &'s str,
     pub span: Span,
 }
 
-impl ValueKind {
+impl<'s> Reference<'s> {
+    fn part(&self, offset: usize, text: &'s str) -> Ident<'s> {
+        let start = self.span.start as usize + offset;
+        Ident { text, span: Span::new(self.span.file, start, start + text.len()) }
+    }
+
+    /// `esx14` in `esx14.g0`, or the whole name.
+    pub fn first(&self) -> Ident<'s> {
+        let first = self.text.split_once('.').map_or(self.text, |(first, _)| first);
+        self.part(0, first)
+    }
+
+    /// `g0` in `esx14.g0`.
+    pub fn second(&self) -> Option<Ident<'s>> {
+        let (first, second) = self.text.split_once('.')?;
+        Some(self.part(first.len() + 1, second))
+    }
+}
+
+impl ValueKind<'_> {
     /// What the value is, for "expected a size, found a string" messages.
     pub fn describe(&self) -> &'static str {
         match self {

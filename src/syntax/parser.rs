@@ -14,10 +14,12 @@
 use super::ast::*;
 use crate::diagnostics::{Code, Diagnostic};
 use crate::source::{FileId, Span};
+use smallvec::SmallVec;
+use std::borrow::Cow;
 
 /// Parses one file. A syntax error is a single diagnostic: the parser does not recover.
-pub fn parse(file: FileId, text: &str) -> Result<File, Box<Diagnostic>> {
-    let mut parser = Parser { file, text, bytes: text.as_bytes(), comments: Vec::new() };
+pub fn parse(file: FileId, text: &str) -> Result<File<'_>, Box<Diagnostic>> {
+    let mut parser = Parser { file, text, bytes: text.as_bytes(), comments: Vec::new(), entries: Vec::new() };
     match parser.items() {
         Ok(items) => Ok(File { file, items, comments: parser.comments }),
         Err(error) => Err(Box::new(error.into_diagnostic(file, text))),
@@ -49,16 +51,19 @@ struct Parser<'t> {
     bytes: &'t [u8],
     /// Every comment, in source order. Lookahead may skip the same trivia twice, so a comment
     /// is kept only when it starts after the last one kept.
-    comments: Vec<Comment>,
+    comments: Vec<Comment<'t>>,
+    /// The entries of the bodies being parsed, innermost last; a body takes its own off the
+    /// end when it closes, so each body's list is allocated once, at its exact size.
+    entries: Vec<Entry<'t>>,
 }
 
-impl Parser<'_> {
+impl<'t> Parser<'t> {
     fn span(&self, start: usize, end: usize) -> Span {
         Span::new(self.file, start, end)
     }
 
-    fn ident_at(&self, start: usize, end: usize) -> Ident {
-        Ident { text: self.text[start..end].to_string(), span: self.span(start, end) }
+    fn ident_at(&self, start: usize, end: usize) -> Ident<'t> {
+        Ident { text: &self.text[start..end], span: self.span(start, end) }
     }
 
     fn byte(&self, at: usize) -> Option<u8> {
@@ -78,7 +83,7 @@ impl Parser<'_> {
                 b'#' => {
                     let end = self.bytes[at..].iter().position(|&c| c == b'\n' || c == b'\r').map_or(self.bytes.len(), |n| at + n);
                     if self.comments.last().is_none_or(|c| (c.span.start as usize) < at) {
-                        self.comments.push(Comment { text: self.text[at..end].to_string(), span: self.span(at, end) });
+                        self.comments.push(Comment { text: &self.text[at..end], span: self.span(at, end) });
                     }
                     at = end;
                 }
@@ -98,7 +103,7 @@ impl Parser<'_> {
     }
 
     /// `item*` up to the end of the file.
-    fn items(&mut self) -> Parsed<Vec<Item>> {
+    fn items(&mut self) -> Parsed<Vec<Item<'t>>> {
         let mut items = Vec::new();
         let mut at = self.skip(0);
         while at < self.bytes.len() {
@@ -109,7 +114,7 @@ impl Parser<'_> {
         Ok(items)
     }
 
-    fn item(&mut self, at: usize) -> Parsed<(Item, usize)> {
+    fn item(&mut self, at: usize) -> Parsed<(Item<'t>, usize)> {
         let Some(word_end) = self.ident_end(at) else { return self.expected(at, TOP_LEVEL_ITEM) };
         let keyword = self.span(at, word_end);
         let kind = match &self.text[at..word_end] {
@@ -147,7 +152,7 @@ impl Parser<'_> {
     }
 
     /// `[first..last]`, with whitespace allowed inside the brackets.
-    fn range(&mut self, open: usize) -> Parsed<(RangeSuffix, usize)> {
+    fn range(&mut self, open: usize) -> Parsed<(RangeSuffix<'t>, usize)> {
         let first_start = self.skip(open + 1);
         let first = self.digits(first_start)?;
         let dots = self.skip(first.span.end as usize);
@@ -163,7 +168,7 @@ impl Parser<'_> {
         Ok((RangeSuffix { first, last, span: self.span(open, close + 1) }, close + 1))
     }
 
-    fn digits(&self, at: usize) -> Parsed<Ident> {
+    fn digits(&self, at: usize) -> Parsed<Ident<'t>> {
         let end = run_end(self.bytes, at, |b| b.is_ascii_digit());
         if end == at {
             return self.expected(at, "digits");
@@ -172,14 +177,15 @@ impl Parser<'_> {
     }
 
     /// `{ entry* }`; an entity's body (`blocks`) also takes nested blocks.
-    fn body(&mut self, open: usize, blocks: bool) -> Parsed<Body> {
+    fn body(&mut self, open: usize, blocks: bool) -> Parsed<Body<'t>> {
         if self.byte(open) != Some(b'{') {
             return self.expected(open, OPEN_BRACE);
         }
-        let mut entries = Vec::new();
+        let first_entry = self.entries.len();
         let mut at = self.skip(open + 1);
         loop {
             if self.byte(at) == Some(b'}') {
+                let entries = self.entries.drain(first_entry..).collect();
                 return Ok(Body { entries, span: self.span(open, at + 1) });
             }
             let entry_kind = if blocks { ENTRY } else { NESTED_ENTRY };
@@ -189,7 +195,7 @@ impl Parser<'_> {
             let entry = match (blocks, self.block_start(after_key)) {
                 (true, Some((name, body_start))) => {
                     let body = self.body(body_start, false)?;
-                    Entry::Block(Block { span: key.span.to(body.span), key, name, body })
+                    Entry::Block(Box::new(Block { span: key.span.to(body.span), key, name, body }))
                 }
                 _ => Entry::Attribute(self.attribute(key, after_key)?),
             };
@@ -197,14 +203,14 @@ impl Parser<'_> {
                 Entry::Block(b) => b.span.end,
                 Entry::Attribute(a) => a.span.end,
             };
-            entries.push(entry);
+            self.entries.push(entry);
             at = self.skip(end as usize);
         }
     }
 
     /// After a key: `name {` or `{` opens a nested block. Returns the name and where the
     /// block's `{` is.
-    fn block_start(&mut self, at: usize) -> Option<(Option<Ident>, usize)> {
+    fn block_start(&mut self, at: usize) -> Option<(Option<Ident<'t>>, usize)> {
         if self.byte(at) == Some(b'{') {
             return Some((None, at));
         }
@@ -214,8 +220,8 @@ impl Parser<'_> {
     }
 
     /// `key value ("," value)*`, the values starting at `at`.
-    fn attribute(&mut self, key: Ident, at: usize) -> Parsed<Attribute> {
-        let mut values = vec![self.value(at)?];
+    fn attribute(&mut self, key: Ident<'t>, at: usize) -> Parsed<Attribute<'t>> {
+        let mut values: SmallVec<[Value<'t>; 1]> = smallvec::smallvec![self.value(at)?];
         loop {
             let end = values[values.len() - 1].span.end as usize;
             let comma = self.skip(end);
@@ -231,7 +237,7 @@ impl Parser<'_> {
 
     /// One value, tried in the grammar's order: string, placement, PCI address, quantity,
     /// number, reference.
-    fn value(&mut self, at: usize) -> Parsed<Value> {
+    fn value(&mut self, at: usize) -> Parsed<Value<'t>> {
         let Some(first) = self.byte(at) else { return self.expected(at, VALUE) };
         if first == b'"' {
             let (string, end) = self.string(at)?;
@@ -241,12 +247,12 @@ impl Parser<'_> {
             return Ok(placed);
         }
         let (kind, end) = if let Some(end) = pci_end(self.bytes, at) {
-            (ValueKind::Pci(self.text[at..end].to_string()), end)
+            (ValueKind::Pci(&self.text[at..end]), end)
         } else if let Some(end) = quantity_end(self.bytes, at) {
             let split = run_end(self.bytes, at, |b| !b.is_ascii_alphabetic());
-            (ValueKind::Quantity { number: self.text[at..split].to_string(), unit: self.text[split..end].to_string() }, end)
+            (ValueKind::Quantity { number: &self.text[at..split], unit: &self.text[split..end] }, end)
         } else if let Some(end) = number_end(self.bytes, at) {
-            (ValueKind::Number(self.text[at..end].to_string()), end)
+            (ValueKind::Number(&self.text[at..end]), end)
         } else if let Some(reference) = self.reference(at) {
             let end = reference.span.end as usize;
             (ValueKind::Reference(reference), end)
@@ -257,7 +263,7 @@ impl Parser<'_> {
     }
 
     /// `item on target`, or nothing (and no comment kept twice) when the text is not one.
-    fn placed(&mut self, at: usize) -> Option<Value> {
+    fn placed(&mut self, at: usize) -> Option<Value<'t>> {
         let item = self.reference(at)?;
         let on = self.skip(item.span.end as usize);
         let on_end = self.ident_end(on)?;
@@ -267,23 +273,21 @@ impl Parser<'_> {
         let target_start = self.skip(on_end);
         let target = self.reference(target_start)?;
         let span = self.span(at, target.span.end as usize);
-        Some(Value { kind: ValueKind::Placed { item: item.first, target }, span })
+        Some(Value { kind: ValueKind::Placed(Box::new(Placed { item: item.first(), target })), span })
     }
 
     /// `name` or `name.name`, without whitespace.
-    fn reference(&self, at: usize) -> Option<Reference> {
+    fn reference(&self, at: usize) -> Option<Reference<'t>> {
         let first_end = self.ident_end(at)?;
-        let first = self.ident_at(at, first_end);
-        let second = match self.byte(first_end) {
-            Some(b'.') => self.ident_end(first_end + 1).map(|end| self.ident_at(first_end + 1, end)),
-            _ => None,
+        let end = match self.byte(first_end) {
+            Some(b'.') => self.ident_end(first_end + 1).unwrap_or(first_end),
+            _ => first_end,
         };
-        let end = second.as_ref().map_or(first_end, |s| s.span.end as usize);
-        Some(Reference { first, second, span: self.span(at, end) })
+        Some(Reference { text: &self.text[at..end], span: self.span(at, end) })
     }
 
     /// A string starting at its opening quote; returns it and the offset past its closing one.
-    fn string(&self, open: usize) -> Parsed<(StringLit, usize)> {
+    fn string(&self, open: usize) -> Parsed<(StringLit<'t>, usize)> {
         let mut at = open + 1;
         loop {
             match self.byte(at) {
@@ -385,7 +389,11 @@ fn number_end(bytes: &[u8], at: usize) -> Option<usize> {
     word_boundary(bytes, end)
 }
 
-fn unescape(raw: &str) -> String {
+/// The value of a string's text; borrowed unless it has escapes.
+fn unescape(raw: &str) -> Cow<'_, str> {
+    if !raw.contains('\\') {
+        return Cow::Borrowed(raw);
+    }
     let mut out = String::with_capacity(raw.len());
     let mut chars = raw.chars();
     while let Some(c) = chars.next() {
@@ -400,7 +408,7 @@ fn unescape(raw: &str) -> String {
             None => {}
         }
     }
-    out
+    Cow::Owned(out)
 }
 
 impl SyntaxError {
