@@ -6,6 +6,7 @@ use crate::model::{Firmware, Model};
 use crate::{check, Checked, Input};
 use clap::{Parser, Subcommand, ValueEnum};
 use serde::Serialize;
+use std::collections::BTreeSet;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -270,7 +271,7 @@ fn write_output(dir: &Path, artefacts: &[crate::emit::Artefact], force: bool) ->
                 let _ = std::fs::rename(&old, dir);
                 return Err(format!("cannot move the new output into {}: {e}", dir.display()));
             }
-            let _ = std::fs::remove_dir_all(&old);
+            remove_tree(&old);
             Ok(())
         } else {
             std::fs::rename(&staging, dir).map_err(|e| format!("cannot move the new output into {}: {e}", dir.display()))
@@ -282,24 +283,56 @@ fn write_output(dir: &Path, artefacts: &[crate::emit::Artefact], force: bool) ->
     result
 }
 
+/// Removes a previous output folder (best effort), its top-level entries in parallel: a large
+/// estate's `vms/` and `guests/` each hold a file or folder per VM.
+fn remove_tree(dir: &Path) {
+    let entries: Vec<PathBuf> = std::fs::read_dir(dir).map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default();
+    std::thread::scope(|scope| {
+        for entry in &entries {
+            scope.spawn(move || if entry.is_dir() { std::fs::remove_dir_all(entry) } else { std::fs::remove_file(entry) });
+        }
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 fn stage(staging: &Path, artefacts: &[crate::emit::Artefact]) -> Result<(), String> {
     let _ = std::fs::remove_dir_all(staging);
-    let fail = |p: &Path, e: std::io::Error| format!("cannot write {}: {e}", p.display());
-    std::fs::create_dir_all(staging).map_err(|e| fail(staging, e))?;
-    std::fs::write(staging.join(MARKER), "written by gpuc build; gpuc build may replace this folder\n").map_err(|e| fail(staging, e))?;
-    for a in artefacts {
-        let path = staging.join(&a.path);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| fail(parent, e))?;
-        }
-        std::fs::write(&path, &a.text).map_err(|e| fail(&path, e))?;
-        #[cfg(unix)]
-        if a.path.ends_with(".sh") {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).map_err(|e| fail(&path, e))?;
-        }
+    std::fs::create_dir_all(staging).map_err(|e| cannot_write(staging, e))?;
+    std::fs::write(staging.join(MARKER), "written by gpuc build; gpuc build may replace this folder\n")
+        .map_err(|e| cannot_write(staging, e))?;
+    // Each folder is created once, parents first (a sorted set puts `a` before `a/b`): a large
+    // estate has a folder per guest, and asking for existing ones cost as much as the files.
+    let folders: BTreeSet<&Path> =
+        artefacts.iter().flat_map(|a| Path::new(&a.path).ancestors().skip(1)).filter(|p| !p.as_os_str().is_empty()).collect();
+    for folder in folders {
+        let path = staging.join(folder);
+        std::fs::create_dir(&path).map_err(|e| cannot_write(&path, e))?;
     }
-    Ok(())
+    // Creating files is system-call bound; the files are independent, so every core writes.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = artefacts.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let writers: Vec<_> =
+            artefacts.chunks(chunk).map(|part| scope.spawn(move || part.iter().try_for_each(|a| write_artefact(staging, a)))).collect();
+        writers.into_iter().try_for_each(|w| w.join().unwrap_or_else(|_| Err("a writer thread failed".to_string())))
+    })
+}
+
+fn cannot_write(path: &Path, e: std::io::Error) -> String {
+    format!("cannot write {}: {e}", path.display())
+}
+
+/// Creates one file (scripts executable), its folder already made.
+fn write_artefact(staging: &Path, artefact: &crate::emit::Artefact) -> Result<(), String> {
+    let path = staging.join(&artefact.path);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(if artefact.path.ends_with(".sh") { 0o755 } else { 0o644 });
+    }
+    options.open(&path).and_then(|mut f| f.write_all(artefact.text.as_bytes())).map_err(|e| cannot_write(&path, e))
 }
 
 /// Runs `f`, turning a panic (a compiler bug) into its message instead of a crash.
