@@ -5,7 +5,7 @@
 use super::*;
 use crate::diagnostics::{suggest, Code, Diagnostic, Diagnostics};
 use crate::syntax::ast::{self, Attribute, Body, EntityKind, Reference, Value, ValueKind};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// Most names one range may declare (`vm x[1..100000000]` is refused, not expanded).
 pub const MAX_RANGE: u64 = 100_000;
@@ -787,8 +787,10 @@ impl<'a, 's> Reader<'a, 's> {
     /// `repeatable` may appear more than once. Unknown keys (E0002), the wrong form (E0005)
     /// and repeats (E0004) are reported here.
     fn new(body: &'a Body<'s>, what: &str, attrs: &[&str], blocks: &[&str], repeatable: &[&str], diags: &mut Diagnostics) -> Self {
-        let mut reader = Reader { attrs: Vec::new(), blocks: Vec::new() };
-        let mut seen: HashMap<&str, Span> = HashMap::new();
+        let mut reader = Reader { attrs: Vec::with_capacity(body.entries.len()), blocks: Vec::new() };
+        // Where each non-repeatable key was first given, by its index in `attrs ++ blocks`
+        // (a kind takes a dozen keys at most, so a list beats hashing).
+        let mut seen: Vec<(usize, Span)> = Vec::new();
         for entry in &body.entries {
             let (key, span, is_block) = match entry {
                 ast::Entry::Attribute(a) => (&a.key, a.span, false),
@@ -796,7 +798,7 @@ impl<'a, 's> Reader<'a, 's> {
             };
             let k = key.text;
             let keys = attrs.iter().chain(blocks).copied();
-            let Some(known) = keys.clone().find(|&x| x == k) else {
+            let Some(index) = keys.clone().position(|x| x == k) else {
                 let help = suggest::help_for(k, "attribute", keys);
                 diags.push(
                     Diagnostic::new(Code::UnknownAttribute, format!("a {what} block has no `{k}`"), key.span, format!("unknown in {what}"))
@@ -804,7 +806,8 @@ impl<'a, 's> Reader<'a, 's> {
                 );
                 continue;
             };
-            if is_block != blocks.contains(&known) {
+            let known = if index < attrs.len() { attrs[index] } else { blocks[index - attrs.len()] };
+            if is_block != (index >= attrs.len()) {
                 let help =
                     if is_block { format!("write `{k} value` without braces") } else { format!("`{k}` is a block: write `{k} {{ ... }}`") };
                 diags.push(
@@ -819,7 +822,7 @@ impl<'a, 's> Reader<'a, 's> {
                 continue;
             }
             if !repeatable.contains(&known) {
-                if let Some(&first) = seen.get(known) {
+                if let Some(&(_, first)) = seen.iter().find(|(i, _)| *i == index) {
                     diags.push(
                         Diagnostic::new(Code::RepeatedAttribute, format!("`{k}` is given twice"), key.span, "given again")
                             .with_label(first, "first given here")
@@ -827,7 +830,7 @@ impl<'a, 's> Reader<'a, 's> {
                     );
                     continue;
                 }
-                seen.insert(known, key.span);
+                seen.push((index, key.span));
             }
             match entry {
                 ast::Entry::Attribute(a) => reader.attrs.push(a),
