@@ -8,10 +8,11 @@
 //!
 //! Stages, each on an estate prepared outside the timed region (the files live in memory):
 //!
-//! - `pest`: the pest parser alone on the grammar (`grammar/gpu.pest`, derived again here
-//!   since the library keeps its parser private), walking every pair; no AST.
-//! - `load`: read + parse + AST + catalog (`gpuc::load::load`); the closest public thing to "parse
-//!   alone" (the parser itself is private to the library).
+//! - `pest`: pest on the grammar (`grammar/gpu.pest`), walking every pair, no tree: the
+//!   grammar's reference parser, which the compiler used before its hand-written one; kept
+//!   to compare against.
+//! - `load`: read + parse + syntax tree + catalog (`gpuc::load::load`); the closest public
+//!   thing to "parse alone" (the parser itself is private to the library).
 //! - `rules`: the rules alone (`gpuc::check::check` on an already lowered model).
 //! - `check`: load + parse + lower + rules (`gpuc::check`), what `gpuc check` does minus the
 //!   rendering; lowering costs about `check - load - rules`.
