@@ -26,13 +26,13 @@ pub fn parse(file: FileId, text: &str) -> Result<File<'_>, Box<Diagnostic>> {
     }
 }
 
-/// What was expected where parsing stopped.
-struct SyntaxError {
-    at: usize,
-    expected: &'static str,
+/// Why parsing stopped.
+enum SyntaxError {
+    /// Something else was expected at this offset.
+    Expected { at: usize, expected: &'static str },
     /// A more specific diagnostic than "expected X, found Y" (a string never closed, an
     /// unknown escape).
-    custom: Option<Box<Diagnostic>>,
+    Custom(Box<Diagnostic>),
 }
 
 type Parsed<T> = Result<T, SyntaxError>;
@@ -71,7 +71,7 @@ impl<'t> Parser<'t> {
     }
 
     fn expected<T>(&self, at: usize, expected: &'static str) -> Parsed<T> {
-        Err(SyntaxError { at, expected, custom: None })
+        Err(SyntaxError::Expected { at, expected })
     }
 
     /// Skips whitespace and comments (pest's implicit `WHITESPACE` and `COMMENT`), keeping
@@ -118,15 +118,8 @@ impl<'t> Parser<'t> {
         let Some(word_end) = self.ident_end(at) else { return self.expected(at, TOP_LEVEL_ITEM) };
         let keyword = self.span(at, word_end);
         let kind = match &self.text[at..word_end] {
-            "import" | "catalog" => {
-                let start = self.skip(word_end);
-                if self.byte(start) != Some(b'"') {
-                    return self.expected(start, STRING);
-                }
-                let (string, end) = self.string(start)?;
-                let item = if &self.text[at..word_end] == "import" { Item::Import(string) } else { Item::Catalog(string) };
-                return Ok((item, end));
-            }
+            "import" => return self.path_item(word_end, Item::Import),
+            "catalog" => return self.path_item(word_end, Item::Catalog),
             "license" | "licence" => EntityKind::License,
             "host" => EntityKind::Host,
             "vm" => EntityKind::Vm,
@@ -149,6 +142,16 @@ impl<'t> Parser<'t> {
         let body = self.body(body_start, true)?;
         let end = body.span.end as usize;
         Ok((Item::Entity(Entity { kind, keyword, name, body }), end))
+    }
+
+    /// `import "path"` or `catalog "path"`, after the keyword.
+    fn path_item(&mut self, keyword_end: usize, item: fn(StringLit<'t>) -> Item<'t>) -> Parsed<(Item<'t>, usize)> {
+        let start = self.skip(keyword_end);
+        if self.byte(start) != Some(b'"') {
+            return self.expected(start, STRING);
+        }
+        let (string, end) = self.string(start)?;
+        Ok((item(string), end))
     }
 
     /// `[first..last]`, with whitespace allowed inside the brackets.
@@ -307,7 +310,7 @@ impl<'t> Parser<'t> {
     fn unclosed_string(&self, open: usize, end: usize) -> SyntaxError {
         let diagnostic = Diagnostic::new(Code::Syntax, "a string is not closed", self.span(open, end), "this string has no closing `\"`")
             .with_help("close the string with `\"` on the same line; write `\\n` for a line break inside it");
-        SyntaxError { at: open, expected: STRING, custom: Some(Box::new(diagnostic)) }
+        SyntaxError::Custom(Box::new(diagnostic))
     }
 
     fn bad_escape(&self, backslash: usize) -> SyntaxError {
@@ -320,7 +323,7 @@ impl<'t> Parser<'t> {
             "unknown escape",
         )
         .with_help("strings take the escapes `\\\"`, `\\\\`, `\\n` and `\\t`; write `\\\\` for a backslash");
-        SyntaxError { at: backslash, expected: STRING, custom: Some(Box::new(diagnostic)) }
+        SyntaxError::Custom(Box::new(diagnostic))
     }
 }
 
@@ -413,12 +416,16 @@ fn unescape(raw: &str) -> Cow<'_, str> {
 
 impl SyntaxError {
     fn into_diagnostic(self, file: FileId, text: &str) -> Diagnostic {
-        if let Some(custom) = self.custom {
-            return *custom;
-        }
-        let start = self.at.min(text.len());
+        let (at, expected) = match self {
+            SyntaxError::Expected { at, expected } => (at, expected),
+            SyntaxError::Custom(diagnostic) => return *diagnostic,
+        };
+        let start = at.min(text.len());
         // Point at the whole offending token rather than one character.
-        let token_end = text[start..].find(|c: char| c.is_whitespace() || "{}\",".contains(c)).map_or(text.len(), |len| start + len.max(1));
+        let token_end = text
+            .get(start..)
+            .and_then(|rest| rest.find(|c: char| c.is_whitespace() || "{}\",".contains(c)))
+            .map_or(text.len(), |len| start + len.max(1));
         let token_end = token_end.min(text.len());
         let found = text.get(start..token_end).filter(|t| !t.is_empty());
         if found.is_none() {
@@ -433,7 +440,6 @@ impl SyntaxError {
             }
         }
         let found_text = found.map_or("end of file".to_string(), |t| format!("`{}`", t.chars().take(40).collect::<String>()));
-        let expected = self.expected;
         let help = match found {
             _ if expected == TOP_LEVEL_ITEM => "a file holds `import`, `catalog`, `license`, `host`, `vm` and `bitfusion` items; check the spelling of the keyword and that every `{` is closed".to_string(),
             Some(t) if expected == VALUE && t.starts_with('=') => "attributes are written `key value`, without `=`".to_string(),
