@@ -43,14 +43,14 @@ impl Rng {
 /// Boards used for passthrough: (catalog id, framebuffer GiB).
 const PASSTHROUGH_BOARDS: &[(&str, u32)] = &[("a100-pcie-80gb", 80), ("h100-pcie-80gb", 80), ("nvidia-l40s", 48)];
 
-/// Boards used for vGPU, each with a C-series type allowing 4 per GPU (so 8 VMs per host).
-const VGPU_BOARDS: &[(&str, &str)] = &[
-    ("a100-pcie-80gb", "grid_a100d-20c"),
-    ("h100-pcie-80gb", "grid_h100-20c"),
-    ("nvidia-l40s", "grid_l40s-12c"),
-    ("tesla-t4", "grid_t4-4c"),
+/// Boards used for vGPU: (catalog id, a C-series type, how many of it one GPU takes). Each
+/// takes at least 5, so the host's two vGPU GPUs hold its 8-9 vGPU VMs.
+const VGPU_BOARDS: &[(&str, &str, usize)] = &[
+    ("a100-pcie-80gb", "grid_a100d-16c", 5),
+    ("h100-pcie-80gb", "grid_h100-16c", 5),
+    ("nvidia-l40s", "grid_l40s-8c", 6),
+    ("nvidia-a30", "grid_a30-4c", 6),
 ];
-const VGPUS_PER_GPU: usize = 4;
 
 const PCI: [&str; 4] = ["0000:17:00.0", "0000:31:00.0", "0000:b1:00.0", "0000:ca:00.0"];
 const VIB: &str = "/vmfs/volumes/ds1/nvidia/NVD-VGPU-800_550.54.16-1OEM.800.1.0.20613240.vib";
@@ -174,7 +174,7 @@ struct HostShape {
     vgpu_board: usize,
     /// One passthrough VM with both GPUs, or two with one each.
     pt_split: bool,
-    /// vGPU VMs on this host (at most 2 x `VGPUS_PER_GPU`).
+    /// vGPU VMs on this host (8 or 9, within what its two vGPU GPUs take).
     vgpu_vms: usize,
     /// Memory of each vGPU VM, GiB.
     vgpu_mem: u32,
@@ -186,7 +186,7 @@ impl HostShape {
             pt_board: rng.below(PASSTHROUGH_BOARDS.len()),
             vgpu_board: rng.below(VGPU_BOARDS.len()),
             pt_split: rng.below(2) == 0,
-            vgpu_vms: 7 + rng.below(2),
+            vgpu_vms: 8 + rng.below(2),
             vgpu_mem: [32, 64, 96, 128][rng.below(4)],
         }
     }
@@ -287,7 +287,7 @@ fn write_host(out: &mut String, h: usize, shape: &HostShape, faults: &[Violation
     let has = |v: Violation| faults.contains(&v);
     let name = host_name(h);
     let (pt_board, _) = PASSTHROUGH_BOARDS[shape.pt_board];
-    let (vgpu_board, vgpu_type) = VGPU_BOARDS[shape.vgpu_board];
+    let (vgpu_board, vgpu_type, per_gpu) = VGPU_BOARDS[shape.vgpu_board];
     let memory = if has(Violation::HostMemory) { "256GiB" } else { "2TiB" };
     let above_4g = if has(Violation::Above4gOff) { "false" } else { "true" };
     let vib = if has(Violation::RelativeVib) { VIB.trim_start_matches('/') } else { VIB };
@@ -367,7 +367,7 @@ fn write_host(out: &mut String, h: usize, shape: &HostShape, faults: &[Violation
     }
     if has(Violation::VgpuOverCapacity) {
         // Pinned VMs are placed first: one more than the type allows on g2.
-        for i in 0..=VGPUS_PER_GPU {
+        for i in 0..=per_gpu {
             let _ = writeln!(
                 out,
                 "vm vg{h:05}-over{i} {{\n  host   {name}\n  memory 16GiB\n  vgpu   {vgpu_type} on {name}.g2\n  {GUEST}\n}}\n"
