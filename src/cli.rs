@@ -6,10 +6,10 @@ use crate::model::{Firmware, Model};
 use crate::{check, Checked, Input};
 use clap::{Parser, Subcommand, ValueEnum};
 use serde::Serialize;
-use std::collections::BTreeSet;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Exit codes: 0 success (warnings allowed), 1 the spec has errors, 2 usage or I/O error.
 const EXIT_SPEC: u8 = 1;
@@ -216,19 +216,21 @@ fn run_build(paths: &[PathBuf], output: &Path, force: bool, options: &CheckOptio
         Ok(both) => both,
         Err(code) => return code,
     };
-    let artefacts = match guarded(|| crate::emit::artefacts(&checked, &plan)) {
-        Ok(a) => a,
+    let parts = match guarded(|| crate::emit::Output::new(&checked, &plan)) {
+        Ok(parts) => parts,
         Err(panic) => return internal_error(&panic),
     };
-    match write_output(output, &artefacts, force) {
-        Ok(()) => {
+    match write_output(output, &parts, force) {
+        Ok(files) => {
             if matches!(options.format, Format::Human) {
-                eprintln!("wrote {} files to {}", artefacts.len(), output.display());
+                eprintln!("wrote {files} files to {}", output.display());
             }
-            exit_without_freeing((checked, plan, artefacts));
+            drop(parts);
+            exit_without_freeing((checked, plan));
             ExitCode::SUCCESS
         }
-        Err(e) => usage_error(&e),
+        Err(WriteFailure::Io(e)) => usage_error(&e),
+        Err(WriteFailure::Bug(panic)) => internal_error(&panic),
     }
 }
 
@@ -250,17 +252,30 @@ fn run_graph(paths: &[PathBuf], format: GraphFormat, options: &CheckOptions) -> 
 /// The file that marks a folder as written by `gpuc build`, which may then replace it.
 const MARKER: &str = ".gpuc-output";
 
-/// Writes the artefacts into a fresh folder beside `dir`, then swaps it in with renames, so a
+/// Why the output could not be written: the file system, or a panic while rendering (a bug).
+enum WriteFailure {
+    Io(String),
+    Bug(String),
+}
+
+impl From<String> for WriteFailure {
+    fn from(message: String) -> Self {
+        WriteFailure::Io(message)
+    }
+}
+
+/// Renders the output into a fresh folder beside `dir`, then swaps it in with renames, so a
 /// failure leaves `dir` as it was. Refuses to replace a non-empty folder gpuc did not write.
-fn write_output(dir: &Path, artefacts: &[crate::emit::Artefact], force: bool) -> Result<(), String> {
+/// Returns how many files it wrote.
+fn write_output(dir: &Path, output: &crate::emit::Output, force: bool) -> Result<usize, WriteFailure> {
     let exists = dir.exists();
     if exists {
         let ours = dir.join(MARKER).is_file() || std::fs::read_dir(dir).map(|mut d| d.next().is_none()).unwrap_or(false);
         if !dir.is_dir() || (!ours && !force) {
-            return Err(format!(
+            return Err(WriteFailure::Io(format!(
                 "{} exists and was not written by gpuc build; choose another folder or pass --force to replace it",
                 dir.display()
-            ));
+            )));
         }
     }
     let name = dir
@@ -274,18 +289,20 @@ fn write_output(dir: &Path, artefacts: &[crate::emit::Artefact], force: bool) ->
     };
     std::fs::create_dir_all(&parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
     let staging = parent.join(format!(".{name}.gpuc-new-{}", std::process::id()));
-    let result = stage(&staging, artefacts).and_then(|()| {
+    let result = stage(&staging, output).and_then(|files| {
         if exists {
             let old = parent.join(format!(".{name}.gpuc-old-{}", std::process::id()));
             std::fs::rename(dir, &old).map_err(|e| format!("cannot move {} aside: {e}", dir.display()))?;
             if let Err(e) = std::fs::rename(&staging, dir) {
                 let _ = std::fs::rename(&old, dir);
-                return Err(format!("cannot move the new output into {}: {e}", dir.display()));
+                return Err(format!("cannot move the new output into {}: {e}", dir.display()).into());
             }
             remove_tree(&old);
-            Ok(())
+            Ok(files)
         } else {
-            std::fs::rename(&staging, dir).map_err(|e| format!("cannot move the new output into {}: {e}", dir.display()))
+            std::fs::rename(&staging, dir)
+                .map_err(|e| format!("cannot move the new output into {}: {e}", dir.display()).into())
+                .map(|()| files)
         }
     });
     if result.is_err() {
@@ -306,34 +323,51 @@ fn remove_tree(dir: &Path) {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-fn stage(staging: &Path, artefacts: &[crate::emit::Artefact]) -> Result<(), String> {
+/// Renders and writes every part of the output into `staging`, one thread per core taking the
+/// next part as it finishes one: rendering is CPU bound and creating files system-call bound,
+/// and no part waits for another, so nothing is held beyond the part being written.
+fn stage(staging: &Path, output: &crate::emit::Output) -> Result<usize, WriteFailure> {
     let _ = std::fs::remove_dir_all(staging);
     std::fs::create_dir_all(staging).map_err(|e| cannot_write(staging, e))?;
     std::fs::write(staging.join(MARKER), "written by gpuc build; gpuc build may replace this folder\n")
         .map_err(|e| cannot_write(staging, e))?;
-    // Each folder is created once, parents first (a sorted set puts `a` before `a/b`): a large
-    // estate has a folder per guest, and asking for existing ones cost as much as the files.
-    let folders: BTreeSet<&Path> =
-        artefacts.iter().flat_map(|a| Path::new(&a.path).ancestors().skip(1)).filter(|p| !p.as_os_str().is_empty()).collect();
-    for folder in folders {
-        let path = staging.join(folder);
-        std::fs::create_dir(&path).map_err(|e| cannot_write(&path, e))?;
-    }
-    // Creating files is system-call bound; the files are independent, so every core writes.
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let writer = || -> Result<usize, String> {
+        let mut files = 0;
+        while !failed.load(Ordering::Relaxed) {
+            let part = next.fetch_add(1, Ordering::Relaxed);
+            if part >= output.parts() {
+                break;
+            }
+            for artefact in output.render(part) {
+                write_artefact(staging, &artefact).inspect_err(|_| failed.store(true, Ordering::Relaxed))?;
+                files += 1;
+            }
+        }
+        Ok(files)
+    };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunk = artefacts.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        let writers: Vec<_> =
-            artefacts.chunks(chunk).map(|part| scope.spawn(move || part.iter().try_for_each(|a| write_artefact(staging, a)))).collect();
-        writers.into_iter().try_for_each(|w| w.join().unwrap_or_else(|_| Err("a writer thread failed".to_string())))
-    })
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let results: Vec<std::thread::Result<Result<usize, String>>> = std::thread::scope(|scope| {
+        let writers: Vec<_> = (0..threads).map(|_| scope.spawn(writer)).collect();
+        writers.into_iter().map(|w| w.join()).collect()
+    });
+    std::panic::set_hook(previous);
+    let mut files = 0;
+    for result in results {
+        files += result.map_err(|panic| WriteFailure::Bug(panic_message(panic)))??;
+    }
+    Ok(files)
 }
 
 fn cannot_write(path: &Path, e: std::io::Error) -> String {
     format!("cannot write {}: {e}", path.display())
 }
 
-/// Creates one file (scripts executable), its folder already made.
+/// Creates one file (scripts executable), and its folder when that does not exist yet: trying
+/// the file first costs one system call per file instead of one per file and folder.
 fn write_artefact(staging: &Path, artefact: &crate::emit::Artefact) -> Result<(), String> {
     let path = staging.join(&artefact.path);
     let mut options = std::fs::OpenOptions::new();
@@ -343,7 +377,14 @@ fn write_artefact(staging: &Path, artefact: &crate::emit::Artefact) -> Result<()
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(if artefact.path.ends_with(".sh") { 0o755 } else { 0o644 });
     }
-    options.open(&path).and_then(|mut f| f.write_all(artefact.text.as_bytes())).map_err(|e| cannot_write(&path, e))
+    let file = match options.open(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => match path.parent() {
+            Some(folder) => std::fs::create_dir_all(folder).and_then(|()| options.open(&path)),
+            None => Err(e),
+        },
+        opened => opened,
+    };
+    file.and_then(|mut f| f.write_all(artefact.text.as_bytes())).map_err(|e| cannot_write(&path, e))
 }
 
 /// Runs `f`, turning a panic (a compiler bug) into its message instead of a crash.
@@ -352,13 +393,15 @@ fn guarded<T>(f: impl FnOnce() -> T + std::panic::UnwindSafe) -> Result<T, Strin
     std::panic::set_hook(Box::new(|_| {}));
     let result = std::panic::catch_unwind(f);
     std::panic::set_hook(previous);
-    result.map_err(|payload| {
-        payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".to_string())
-    })
+    result.map_err(panic_message)
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_string())
 }
 
 fn internal_error(message: &str) -> ExitCode {

@@ -103,6 +103,27 @@ fn building_twice_gives_identical_bytes() {
 }
 
 #[test]
+fn the_written_folder_holds_exactly_the_artefacts() {
+    // `gpuc build` renders and writes part by part on several threads; what lands on disk is
+    // still exactly the library's artefacts, plus the marker, with scripts executable.
+    let dir = scratch("exact");
+    for example in ["examples/lab.gpu", "examples/bitfusion-pool.gpu", "examples/current-estate.gpu"] {
+        let out = dir.join(Path::new(example).file_stem().expect("name"));
+        assert_eq!(gpuc(&["build", example, "-o", out.to_str().expect("utf-8")]), 0);
+        let mut expected: Vec<(String, Vec<u8>)> = build(Path::new(example)).into_iter().map(|a| (a.path, a.text.into_bytes())).collect();
+        expected.push((".gpuc-output".to_string(), b"written by gpuc build; gpuc build may replace this folder\n".to_vec()));
+        expected.sort();
+        assert_eq!(tree(&out), expected, "{example}");
+        #[cfg(unix)]
+        for (path, _) in &expected {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(out.join(path)).expect("written").permissions().mode() & 0o111;
+            assert_eq!(mode != 0, path.ends_with(".sh"), "{example}: {path} executable only if a script");
+        }
+    }
+}
+
+#[test]
 fn a_failing_spec_leaves_the_output_untouched() {
     let dir = scratch("atomic");
     let out = dir.join("out");

@@ -11,6 +11,7 @@ pub mod runbook;
 pub mod servers;
 pub mod vmx;
 
+use crate::model::{HostId, PoolId, VmId};
 use crate::plan::Plan;
 use crate::Checked;
 
@@ -21,42 +22,96 @@ pub struct Artefact {
     pub text: String,
 }
 
+/// What one part of the output is made from. Listing the parts is cheap; each is rendered on
+/// demand, so a writer can render and write part by part on every core instead of holding the
+/// whole output (hundreds of MB for a large estate) in memory first.
+#[derive(Clone, Copy, Debug)]
+enum Part {
+    Plan,
+    Graph,
+    Host(HostId),
+    Vm(VmId),
+    Client(PoolId, usize),
+}
+
+/// The output of a checked estate as parts to render, in any order and on any thread.
+pub struct Output<'a> {
+    checked: &'a Checked,
+    plan: &'a Plan,
+    /// Each host's script file names, by `HostId`: plan.md names them by phase.
+    script_names: Vec<Vec<String>>,
+    /// The largest parts first (plan.md, graph.dot), so parallel writers finish together.
+    parts: Vec<Part>,
+}
+
+impl<'a> Output<'a> {
+    pub fn new(checked: &'a Checked, plan: &'a Plan) -> Self {
+        let model = &checked.model;
+        let script_names = model.host_ids().map(|h| runbook::script_names(plan, h)).collect();
+        let mut parts = vec![Part::Plan, Part::Graph];
+        parts.extend(model.host_ids().map(Part::Host));
+        parts.extend(model.vm_ids().filter(|&vm| model.vm(vm).has_gpu()).map(Part::Vm));
+        for (p, pool) in model.pools.iter().enumerate() {
+            parts.extend((0..pool.clients.len()).map(|c| Part::Client(PoolId(p as u32), c)));
+        }
+        Output { checked, plan, script_names, parts }
+    }
+
+    /// How many parts there are; [`Output::render`] takes an index below this.
+    pub fn parts(&self) -> usize {
+        self.parts.len()
+    }
+
+    /// The artefacts of part `index`: one file, or a host's scripts, or a VM's `.vmx` and
+    /// `gridd.conf`. Empty for an index out of range.
+    pub fn render(&self, index: usize) -> Vec<Artefact> {
+        let (checked, plan) = (self.checked, self.plan);
+        let model = &checked.model;
+        let Some(&part) = self.parts.get(index) else {
+            return Vec::new();
+        };
+        match part {
+            Part::Plan => vec![Artefact {
+                path: "plan.md".to_string(),
+                text: plan_md::render(model, &checked.analysis, plan, &checked.sources, &self.script_names),
+            }],
+            Part::Graph => vec![Artefact { path: "graph.dot".to_string(), text: graph::dot(model, plan) }],
+            Part::Host(host) => {
+                let name = &model.host(host).name;
+                runbook::scripts(model, plan, host)
+                    .into_iter()
+                    .map(|(script, text)| Artefact { path: format!("hosts/{name}/{script}"), text })
+                    .collect()
+            }
+            Part::Vm(vm) => {
+                let v = model.vm(vm);
+                let (line, _) = checked.sources.line_col(v.span.file, v.span.start);
+                let file = checked.sources.get(v.span.file).map_or("?", |f| f.name.as_str());
+                let mut out = vec![Artefact {
+                    path: format!("vms/{}.vmx", v.name),
+                    text: vmx::fragment(model, &checked.analysis, vm, &format!("{file}:{line}")),
+                }];
+                if let Some(text) = gridd::conf(model, vm) {
+                    out.push(Artefact { path: format!("guests/{}/gridd.conf", v.name), text });
+                }
+                out
+            }
+            Part::Client(pool, client) => {
+                let pool_name = &model.pools[pool.index()].name;
+                let client_name = &model.pools[pool.index()].clients[client].name;
+                vec![Artefact {
+                    path: format!("bitfusion/{pool_name}/{client_name}/servers.conf"),
+                    text: servers::conf(model, pool, client),
+                }]
+            }
+        }
+    }
+}
+
 /// Every artefact of a checked estate, sorted by path.
 pub fn artefacts(checked: &Checked, plan: &Plan) -> Vec<Artefact> {
-    let model = &checked.model;
-    // Each host's scripts are rendered once; plan.md names them by phase.
-    let scripts: Vec<Vec<(String, String)>> = model.host_ids().map(|h| runbook::scripts(model, plan, h)).collect();
-    let names: Vec<Vec<String>> = scripts.iter().map(|s| s.iter().map(|(name, _)| name.clone()).collect()).collect();
-    let mut out = vec![
-        Artefact { path: "plan.md".to_string(), text: plan_md::render(model, &checked.analysis, plan, &checked.sources, &names) },
-        Artefact { path: "graph.dot".to_string(), text: graph::dot(model, plan) },
-    ];
-    for (host, host_scripts) in model.host_ids().zip(scripts) {
-        for (name, text) in host_scripts {
-            out.push(Artefact { path: format!("hosts/{}/{name}", model.host(host).name), text });
-        }
-    }
-    for vm in model.vm_ids() {
-        let v = model.vm(vm);
-        if !v.has_gpu() {
-            continue;
-        }
-        let (line, _) = checked.sources.line_col(v.span.file, v.span.start);
-        let file = checked.sources.get(v.span.file).map_or("?", |f| f.name.as_str());
-        out.push(Artefact {
-            path: format!("vms/{}.vmx", v.name),
-            text: vmx::fragment(model, &checked.analysis, vm, &format!("{file}:{line}")),
-        });
-        if let Some(text) = gridd::conf(model, vm) {
-            out.push(Artefact { path: format!("guests/{}/gridd.conf", v.name), text });
-        }
-    }
-    for (p, pool) in model.pools.iter().enumerate() {
-        let id = crate::model::PoolId(p as u32);
-        for (c, client) in pool.clients.iter().enumerate() {
-            out.push(Artefact { path: format!("bitfusion/{}/{}/servers.conf", pool.name, client.name), text: servers::conf(model, id, c) });
-        }
-    }
+    let output = Output::new(checked, plan);
+    let mut out: Vec<Artefact> = (0..output.parts()).flat_map(|i| output.render(i)).collect();
     out.sort_by(|a, b| a.path.cmp(&b.path));
     out
 }

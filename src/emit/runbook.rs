@@ -18,7 +18,7 @@ pub fn scripts(model: &Model, plan: &Plan, host: HostId) -> Vec<(String, String)
     if phases.is_empty() {
         return Vec::new();
     }
-    let names: Vec<String> = phases.iter().enumerate().map(|(i, steps)| format!("{}-{}.sh", i + 1, slug(steps))).collect();
+    let names = names(&phases);
     let driver_script = phases
         .iter()
         .position(|steps| steps.iter().any(|s| matches!(s.action, Action::InstallHostDriver { .. })))
@@ -37,6 +37,15 @@ pub fn scripts(model: &Model, plan: &Plan, host: HostId) -> Vec<(String, String)
         }
     }
     out
+}
+
+/// The file names of the host's scripts, in phase order, without rendering them.
+pub fn script_names(plan: &Plan, host: HostId) -> Vec<String> {
+    names(&phases(plan, host))
+}
+
+fn names(phases: &[Vec<&Step>]) -> Vec<String> {
+    phases.iter().enumerate().map(|(i, steps)| format!("{}-{}.sh", i + 1, slug(steps))).collect()
 }
 
 /// Quotes a string for POSIX sh: single quotes around it, each `'` written as `'\''`.
