@@ -58,13 +58,17 @@ impl ByteSize {
     /// Parses `16GiB` as one string (the catalog's form).
     pub fn parse_text(text: &str) -> Result<ByteSize, String> {
         let text = text.trim();
-        let split = text.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(text.len());
-        let (number, unit) = text.split_at(split);
+        let (number, unit) = split(text);
         if unit.is_empty() {
             return Err(format!("`{text}` has no unit; write e.g. `{text}GiB`"));
         }
         ByteSize::parse(number.trim(), unit)
     }
+}
+
+/// `16GiB` as (`16`, `GiB`), `3ms` as (`3`, `ms`): the number runs up to the first letter.
+pub fn split(quantity: &str) -> (&str, &str) {
+    quantity.split_at(quantity.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(quantity.len()))
 }
 
 impl fmt::Display for ByteSize {

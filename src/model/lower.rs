@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::diagnostics::{suggest, Code, Diagnostic, Diagnostics};
+use crate::quantity;
 use crate::syntax::ast::{self, Attribute, Body, EntityKind, Reference, Value, ValueKind};
 use rustc_hash::FxHashMap as HashMap;
 
@@ -190,7 +191,7 @@ impl Lowerer<'_> {
                     if let Some(a) = r.attr(key) {
                         invalid(
                             self.diags,
-                            a.span,
+                            a.span(),
                             format!("`{key}` belongs to a license server; an NLS token licence has none"),
                             "remove it, or use `server` instead of `token`",
                         );
@@ -357,8 +358,8 @@ impl Lowerer<'_> {
         table.insert(name.text.to_string(), id);
         let (board, model_span) = match r.attr("model") {
             Some(a) => match single(a, self.diags) {
-                Some(v) => match &v.kind {
-                    ValueKind::Reference(re) if re.second().is_none() => {
+                Some(v) => match v.reference() {
+                    Some(re) if re.second().is_none() => {
                         let board = self.model.catalog.find(re.text);
                         if board.is_none() {
                             let help = suggest::help_for(re.text, "GPU model", self.model.catalog.all_names());
@@ -379,7 +380,7 @@ impl Lowerer<'_> {
                         (None, v.span)
                     }
                 },
-                None => (None, a.span),
+                None => (None, a.span()),
             },
             None => {
                 missing(self.diags, "GPU", name.text, name.span, "model tesla-t4");
@@ -480,8 +481,8 @@ impl Lowerer<'_> {
         for a in r.attrs("vgpu") {
             for v in &a.values {
                 match &v.kind {
-                    ValueKind::Reference(re) if re.second().is_none() => {
-                        vgpus.push(VgpuRequest { type_name: re.text.to_ascii_lowercase(), span: v.span, pinned: None })
+                    ValueKind::Reference(text) if !text.contains('.') => {
+                        vgpus.push(VgpuRequest { type_name: text.to_ascii_lowercase(), span: v.span, pinned: None })
                     }
                     ValueKind::Placed(placed) => {
                         let pinned = self.gpu_target(&placed.target, host);
@@ -562,9 +563,9 @@ impl Lowerer<'_> {
 
     /// A passthrough list entry: `esx14.g0`, or `g0` for a GPU of the VM's own host.
     fn gpu_ref(&mut self, v: &Value, vm_host: Option<HostId>) -> Option<Spanned<GpuId>> {
-        match &v.kind {
-            ValueKind::Reference(re) => self.gpu_target(re, vm_host),
-            _ => {
+        match v.reference() {
+            Some(re) => self.gpu_target(&re, vm_host),
+            None => {
                 self.diags.push(
                     Diagnostic::new(Code::WrongValueKind, "`passthrough` lists GPUs", v.span, format!("found {}", v.kind.describe()))
                         .with_help("name GPUs as `host.gpu` (e.g. `esx14.g0`) or, on the VM's own host, just `g0`"),
@@ -617,8 +618,8 @@ impl Lowerer<'_> {
             (None, Some(a)) => self.product_version(a, false),
             (Some(a), Some(b)) => {
                 self.diags.push(
-                    Diagnostic::new(Code::InvalidValue, "a pool runs either FlexDirect or vSphere Bitfusion", b.span, "second product")
-                        .with_label(a.span, "first product")
+                    Diagnostic::new(Code::InvalidValue, "a pool runs either FlexDirect or vSphere Bitfusion", b.span(), "second product")
+                        .with_label(a.span(), "first product")
                         .with_help("keep `flexdirect \"1.x\"` for FlexDirect 1.x or `bitfusion \"2.5\"` for vSphere Bitfusion"),
                 );
                 None
@@ -726,7 +727,7 @@ impl Lowerer<'_> {
                             }
                         }
                     }
-                    (chosen, a.span)
+                    (chosen, a.span())
                 }
                 None => ((0..servers.len()).collect(), name.span),
             };
@@ -793,7 +794,7 @@ impl<'a, 's> Reader<'a, 's> {
         let mut seen: Vec<(usize, Span)> = Vec::new();
         for entry in &body.entries {
             let (key, span, is_block) = match entry {
-                ast::Entry::Attribute(a) => (&a.key, a.span, false),
+                ast::Entry::Attribute(a) => (&a.key, a.span(), false),
                 ast::Entry::Block(b) => (&b.key, b.span, true),
             };
             let k = key.text;
@@ -929,7 +930,7 @@ fn single<'v, 's>(a: &'v Attribute<'s>, diags: &mut Diagnostics) -> Option<&'v V
 fn size(a: &Attribute, diags: &mut Diagnostics) -> Option<Spanned<ByteSize>> {
     let v = single(a, diags)?;
     match &v.kind {
-        ValueKind::Quantity { number, unit } => match ByteSize::parse(number, unit) {
+        ValueKind::Quantity(text) => match ByteSize::parse_text(text) {
             Ok(s) if s.0 > 0 => Some(Spanned::new(s, v.span)),
             Ok(_) => {
                 invalid(diags, v.span, "a size of zero", "give a size above zero");
@@ -954,10 +955,15 @@ fn size(a: &Attribute, diags: &mut Diagnostics) -> Option<Spanned<ByteSize>> {
 fn milliseconds(a: &Attribute, diags: &mut Diagnostics) -> Option<Spanned<u32>> {
     let v = single(a, diags)?;
     match &v.kind {
-        ValueKind::Quantity { number, unit } if *unit == "ms" => match number.parse::<u32>() {
+        ValueKind::Quantity(text) if quantity::split(text).1 == "ms" => match quantity::split(text).0.parse::<u32>() {
             Ok(n) => Some(Spanned::new(n, v.span)),
             Err(_) => {
-                invalid(diags, v.span, format!("`{number}` is not a whole number of milliseconds"), "write e.g. `time_slice 3ms`");
+                invalid(
+                    diags,
+                    v.span,
+                    format!("`{}` is not a whole number of milliseconds", quantity::split(text).0),
+                    "write e.g. `time_slice 3ms`",
+                );
                 None
             }
         },
@@ -1017,7 +1023,7 @@ fn fraction(a: &Attribute, diags: &mut Diagnostics) -> Option<Spanned<f64>> {
 fn string_value(a: &Attribute, diags: &mut Diagnostics) -> Option<Spanned<String>> {
     let v = single(a, diags)?;
     match &v.kind {
-        ValueKind::Str(s) => Some(Spanned::new(s.to_string(), v.span)),
+        ValueKind::Str(s) => Some(Spanned::new(ast::unescape(s).into_owned(), v.span)),
         _ => {
             wrong_kind(diags, a, v, "a string in double quotes");
             None
@@ -1040,7 +1046,7 @@ fn address(a: &Attribute, diags: &mut Diagnostics) -> Option<Spanned<String>> {
 fn version_text(a: &Attribute, diags: &mut Diagnostics) -> Option<Spanned<String>> {
     let v = single(a, diags)?;
     match &v.kind {
-        ValueKind::Str(s) => Some(Spanned::new(s.to_string(), v.span)),
+        ValueKind::Str(s) => Some(Spanned::new(ast::unescape(s).into_owned(), v.span)),
         ValueKind::Number(s) => Some(Spanned::new(s.to_string(), v.span)),
         _ => {
             wrong_kind(diags, a, v, "a version such as \"6.7.0 U1\"");
@@ -1050,8 +1056,8 @@ fn version_text(a: &Attribute, diags: &mut Diagnostics) -> Option<Spanned<String
 }
 
 fn value_name<'s>(v: &Value<'s>) -> Option<Spanned<&'s str>> {
-    match &v.kind {
-        ValueKind::Reference(re) if re.second().is_none() => Some(Spanned::new(re.text, re.span)),
+    match v.kind {
+        ValueKind::Reference(text) if !text.contains('.') => Some(Spanned::new(text, v.span)),
         _ => None,
     }
 }

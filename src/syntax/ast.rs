@@ -52,11 +52,11 @@ pub struct Entity<'s> {
     pub body: Body<'s>,
 }
 
-/// A name, or a name with a range suffix (`dev[1..4]`).
+/// A name, or a name with a range suffix (`dev[1..4]`, boxed: rare and large).
 #[derive(Debug)]
 pub struct NamePattern<'s> {
     pub ident: Ident<'s>,
-    pub range: Option<RangeSuffix<'s>>,
+    pub range: Option<Box<RangeSuffix<'s>>>,
     pub span: Span,
 }
 
@@ -89,12 +89,19 @@ pub struct Block<'s> {
     pub span: Span,
 }
 
+/// `key value, value`. Attributes are most of a tree, so the span is computed, not stored.
 #[derive(Debug)]
 pub struct Attribute<'s> {
     pub key: Ident<'s>,
-    /// Almost every attribute has one value, which is kept inline.
+    /// Almost every attribute has one value, which is kept inline; there is always one.
     pub values: SmallVec<[Value<'s>; 1]>,
-    pub span: Span,
+}
+
+impl Attribute<'_> {
+    /// From the key to the end of the last value.
+    pub fn span(&self) -> Span {
+        self.values.last().map_or(self.key.span, |last| self.key.span.to(last.span))
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -104,28 +111,63 @@ pub struct StringLit<'s> {
     pub span: Span,
 }
 
+/// A value: its kind with the text as written (a slice of the source), and where it is.
 #[derive(Clone, Debug)]
 pub struct Value<'s> {
     pub kind: ValueKind<'s>,
     pub span: Span,
 }
 
+/// Each kind keeps only its text; the parts (a quantity's number and unit, a string's
+/// escapes, a reference's two names) are taken apart on demand, which keeps a value at 40
+/// bytes: a large estate's tree holds about a million of them.
 #[derive(Clone, Debug)]
 pub enum ValueKind<'s> {
-    /// `16GiB`: the number text and the unit text.
-    Quantity {
-        number: &'s str,
-        unit: &'s str,
-    },
+    /// `16GiB`, as written: see [`crate::quantity::split`].
+    Quantity(&'s str),
     /// `0000:09:00.0`, as written.
     Pci(&'s str),
     /// `7070`, `0.5`, `6.2`, as written.
     Number(&'s str),
-    Str(Cow<'s, str>),
-    /// `efi`, `esx14`, or `esx14.g0`.
-    Reference(Reference<'s>),
+    /// The text between the quotes, escapes not yet resolved: see [`unescape`].
+    Str(&'s str),
+    /// `efi`, `esx14`, or `esx14.g0`; the value's span is the reference's: see [`Value::reference`].
+    Reference(&'s str),
     /// `grid_v100d-8q on esx14.g2` (boxed: rare, and twice the size of the others).
     Placed(Box<Placed<'s>>),
+}
+
+impl<'s> Value<'s> {
+    /// The value as a reference, when it is one.
+    pub fn reference(&self) -> Option<Reference<'s>> {
+        match self.kind {
+            ValueKind::Reference(text) => Some(Reference { text, span: self.span }),
+            _ => None,
+        }
+    }
+}
+
+/// A string's text with its escapes (`\"`, `\\`, `\n`, `\t`) resolved; borrowed when it has
+/// none. The parser has already rejected any other escape.
+pub fn unescape(raw: &str) -> Cow<'_, str> {
+    if !raw.contains('\\') {
+        return Cow::Borrowed(raw);
+    }
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some(other) => out.push(other),
+            None => {}
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// `item on target`.

@@ -15,7 +15,6 @@ use super::ast::*;
 use crate::diagnostics::{Code, Diagnostic};
 use crate::source::{FileId, Span};
 use smallvec::SmallVec;
-use std::borrow::Cow;
 
 /// Parses one file. A syntax error is a single diagnostic: the parser does not recover.
 pub fn parse(file: FileId, text: &str) -> Result<File<'_>, Box<Diagnostic>> {
@@ -155,7 +154,7 @@ impl<'t> Parser<'t> {
     }
 
     /// `[first..last]`, with whitespace allowed inside the brackets.
-    fn range(&mut self, open: usize) -> Parsed<(RangeSuffix<'t>, usize)> {
+    fn range(&mut self, open: usize) -> Parsed<(Box<RangeSuffix<'t>>, usize)> {
         let first_start = self.skip(open + 1);
         let first = self.digits(first_start)?;
         let dots = self.skip(first.span.end as usize);
@@ -168,7 +167,7 @@ impl<'t> Parser<'t> {
         if self.byte(close) != Some(b']') {
             return self.expected(close, "`]`");
         }
-        Ok((RangeSuffix { first, last, span: self.span(open, close + 1) }, close + 1))
+        Ok((Box::new(RangeSuffix { first, last, span: self.span(open, close + 1) }), close + 1))
     }
 
     fn digits(&self, at: usize) -> Parsed<Ident<'t>> {
@@ -204,7 +203,7 @@ impl<'t> Parser<'t> {
             };
             let end = match &entry {
                 Entry::Block(b) => b.span.end,
-                Entry::Attribute(a) => a.span.end,
+                Entry::Attribute(a) => a.span().end,
             };
             self.entries.push(entry);
             at = self.skip(end as usize);
@@ -234,8 +233,7 @@ impl<'t> Parser<'t> {
             let next = self.skip(comma + 1);
             values.push(self.value(next)?);
         }
-        let span = key.span.to(values[values.len() - 1].span);
-        Ok(Attribute { key, values, span })
+        Ok(Attribute { key, values })
     }
 
     /// One value, tried in the grammar's order: string, placement, PCI address, quantity,
@@ -243,8 +241,8 @@ impl<'t> Parser<'t> {
     fn value(&mut self, at: usize) -> Parsed<Value<'t>> {
         let Some(first) = self.byte(at) else { return self.expected(at, VALUE) };
         if first == b'"' {
-            let (string, end) = self.string(at)?;
-            return Ok(Value { kind: ValueKind::Str(string.value), span: self.span(at, end) });
+            let end = self.string_end(at)?;
+            return Ok(Value { kind: ValueKind::Str(&self.text[at + 1..end - 1]), span: self.span(at, end) });
         }
         if let Some(placed) = self.placed(at) {
             return Ok(placed);
@@ -252,13 +250,12 @@ impl<'t> Parser<'t> {
         let (kind, end) = if let Some(end) = pci_end(self.bytes, at) {
             (ValueKind::Pci(&self.text[at..end]), end)
         } else if let Some(end) = quantity_end(self.bytes, at) {
-            let split = run_end(self.bytes, at, |b| !b.is_ascii_alphabetic());
-            (ValueKind::Quantity { number: &self.text[at..split], unit: &self.text[split..end] }, end)
+            (ValueKind::Quantity(&self.text[at..end]), end)
         } else if let Some(end) = number_end(self.bytes, at) {
             (ValueKind::Number(&self.text[at..end]), end)
         } else if let Some(reference) = self.reference(at) {
             let end = reference.span.end as usize;
-            (ValueKind::Reference(reference), end)
+            (ValueKind::Reference(reference.text), end)
         } else {
             return self.expected(at, VALUE);
         };
@@ -291,6 +288,12 @@ impl<'t> Parser<'t> {
 
     /// A string starting at its opening quote; returns it and the offset past its closing one.
     fn string(&self, open: usize) -> Parsed<(StringLit<'t>, usize)> {
+        let end = self.string_end(open)?;
+        Ok((StringLit { value: unescape(&self.text[open + 1..end - 1]), span: self.span(open, end) }, end))
+    }
+
+    /// The offset past the closing quote of the string opening at `open`, its escapes checked.
+    fn string_end(&self, open: usize) -> Parsed<usize> {
         let mut at = open + 1;
         loop {
             match self.byte(at) {
@@ -303,8 +306,7 @@ impl<'t> Parser<'t> {
                 Some(_) => at += 1,
             }
         }
-        let value = unescape(&self.text[open + 1..at]);
-        Ok((StringLit { value, span: self.span(open, at + 1) }, at + 1))
+        Ok(at + 1)
     }
 
     fn unclosed_string(&self, open: usize, end: usize) -> SyntaxError {
@@ -393,27 +395,6 @@ fn number_end(bytes: &[u8], at: usize) -> Option<usize> {
 }
 
 /// The value of a string's text; borrowed unless it has escapes.
-fn unescape(raw: &str) -> Cow<'_, str> {
-    if !raw.contains('\\') {
-        return Cow::Borrowed(raw);
-    }
-    let mut out = String::with_capacity(raw.len());
-    let mut chars = raw.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('n') => out.push('\n'),
-            Some('t') => out.push('\t'),
-            Some(other) => out.push(other),
-            None => {}
-        }
-    }
-    Cow::Owned(out)
-}
-
 impl SyntaxError {
     fn into_diagnostic(self, file: FileId, text: &str) -> Diagnostic {
         let (at, expected) = match self {
