@@ -83,10 +83,13 @@ impl fmt::Display for ByteSize {
     }
 }
 
-/// A dotted version such as `6.7.0`, `390.42` or `9.1`, compared component by component
-/// (missing components count as 0).
-#[derive(Clone, Debug, Default)]
-pub struct Version(pub Vec<u32>);
+/// A dotted version such as `6.7.0`, `390.42` or `9.1` (one to four numbers), compared
+/// component by component (missing components count as 0). Kept inline: every guest has two.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Version {
+    parts: [u32; 4],
+    len: u8,
+}
 
 /// Equal when every component is (so `9.0` equals `9`), in line with [`Ord`].
 impl PartialEq for Version {
@@ -99,27 +102,43 @@ impl Eq for Version {}
 
 impl Version {
     pub fn parse(text: &str) -> Option<Version> {
-        let parts: Option<Vec<u32>> = text.trim().split('.').map(|p| p.parse().ok()).collect();
-        parts.filter(|p| !p.is_empty() && p.len() <= 4).map(Version)
+        let mut version = Version::default();
+        for part in text.trim().split('.') {
+            let slot = version.parts.get_mut(version.len as usize)?;
+            *slot = part.parse().ok()?;
+            version.len += 1;
+        }
+        Some(version)
+    }
+
+    /// The version `major` alone, e.g. a release branch.
+    pub fn major_only(major: u32) -> Version {
+        Version { parts: [major, 0, 0, 0], len: 1 }
+    }
+
+    /// How many numbers it was written with.
+    pub fn components(&self) -> usize {
+        self.len as usize
+    }
+
+    /// The numbers as written.
+    pub fn parts(&self) -> &[u32] {
+        &self.parts[..self.len as usize]
     }
 
     pub fn major(&self) -> u32 {
-        self.0.first().copied().unwrap_or(0)
+        self.parts[0]
     }
 
     pub fn minor(&self) -> u32 {
-        self.0.get(1).copied().unwrap_or(0)
-    }
-
-    fn at(&self, i: usize) -> u32 {
-        self.0.get(i).copied().unwrap_or(0)
+        self.parts[1]
     }
 }
 
 impl Ord for Version {
     fn cmp(&self, other: &Version) -> std::cmp::Ordering {
-        let n = self.0.len().max(other.0.len());
-        (0..n).map(|i| self.at(i).cmp(&other.at(i))).find(|o| o.is_ne()).unwrap_or(std::cmp::Ordering::Equal)
+        // Unwritten components are 0 in `parts`, so comparing all four compares as written.
+        self.parts.cmp(&other.parts)
     }
 }
 
@@ -131,8 +150,13 @@ impl PartialOrd for Version {
 
 impl fmt::Display for Version {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let parts: Vec<String> = self.0.iter().map(u32::to_string).collect();
-        f.write_str(&parts.join("."))
+        for (i, part) in self.parts().iter().enumerate() {
+            if i > 0 {
+                f.write_str(".")?;
+            }
+            write!(f, "{part}")?;
+        }
+        Ok(())
     }
 }
 
@@ -154,5 +178,10 @@ mod tests {
         assert!(Version::parse("9.0") == Version::parse("9"));
         assert!(Version::parse("10.1") > Version::parse("9.2"));
         assert!(Version::parse("1.x").is_none());
+        // One to four numbers, written back as given.
+        assert!(Version::parse("").is_none() && Version::parse("1..2").is_none());
+        assert!(Version::parse("1.2.3.4.5").is_none());
+        assert_eq!(Version::parse("550.54.15").map(|v| v.to_string()).as_deref(), Some("550.54.15"));
+        assert_eq!(Version::parse("7.0.3.1").map(|v| v.components()), Some(4));
     }
 }

@@ -35,7 +35,7 @@ pub fn branch_of_driver(driver: &Version) -> u32 {
 
 /// The release whose branch is `branch`, for messages ("R390 is vGPU 6.x").
 pub fn release_of_branch(branch: u32) -> Option<u32> {
-    (6..=19).find(|&major| driver_branch(&Version(vec![major])) == Some(branch))
+    (6..=19).find(|&major| driver_branch(&Version::major_only(major)) == Some(branch))
 }
 
 /// Minimum Linux and Windows guest driver for a CUDA toolkit (CUDA Toolkit release notes,
@@ -74,15 +74,18 @@ pub const CUDA_MINIMUM_DRIVER: &[(&str, &str, Option<&str>)] = &[
     ("13.1", "590.44.01", None),
 ];
 
-/// The table row for a CUDA version: `9.1` and `9.1.85` both find 9.1.
+/// The table row for a CUDA version: `9.1` and `9.1.85` both find 9.1. The table is parsed
+/// once (every guest with a CUDA version asks).
 pub fn cuda_minimum(cuda: &Version) -> Option<(Version, Option<Version>)> {
-    CUDA_MINIMUM_DRIVER.iter().find_map(|(c, linux, windows)| {
-        let c = Version::parse(c)?;
-        if c.major() != cuda.major() || c.minor() != cuda.minor() {
-            return None;
-        }
-        Some((Version::parse(linux)?, windows.and_then(Version::parse)))
-    })
+    type Row = (Version, Version, Option<Version>);
+    static PARSED: std::sync::OnceLock<Vec<Row>> = std::sync::OnceLock::new();
+    let rows = PARSED.get_or_init(|| {
+        CUDA_MINIMUM_DRIVER
+            .iter()
+            .filter_map(|(c, linux, windows)| Some((Version::parse(c)?, Version::parse(linux)?, windows.and_then(Version::parse))))
+            .collect()
+    });
+    rows.iter().find(|(c, _, _)| c.major() == cuda.major() && c.minor() == cuda.minor()).map(|&(_, linux, windows)| (linux, windows))
 }
 
 /// Most passthrough devices one VM may have (Broadcom KB 309986, formerly VMware KB 1010789).
@@ -145,6 +148,11 @@ mod tests {
         assert_eq!(windows, Version::parse("388.19"));
         assert!(cuda_minimum(&Version::parse("9.1.85").unwrap()).is_some());
         assert!(cuda_minimum(&Version::parse("4.2").unwrap()).is_none());
+        // Every row is used: none is dropped for not parsing.
+        for (cuda, linux, windows) in CUDA_MINIMUM_DRIVER {
+            assert!(Version::parse(cuda).is_some() && Version::parse(linux).is_some(), "{cuda}");
+            assert!(windows.is_none_or(|w| Version::parse(w).is_some()), "{cuda}");
+        }
     }
 
     #[test]

@@ -84,10 +84,10 @@ impl EsxiVersion {
                 Some(digits.parse::<u32>().map_err(|_| expected.to_string())?)
             }
         };
-        if words.next().is_some() || version.0.len() > 3 {
+        if words.next().is_some() || version.components() > 3 {
             return Err(expected.to_string());
         }
-        let patch = version.0.get(2).copied().unwrap_or(0);
+        let patch = version.parts().get(2).copied().unwrap_or(0);
         if version.major() < 4 || version.major() > 9 {
             return Err(format!("ESXi {version} does not exist; {expected}"));
         }
