@@ -334,6 +334,7 @@ fn stage(staging: &Path, output: &crate::emit::Output) -> Result<usize, WriteFai
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let writer = || -> Result<usize, String> {
+        let mut folders = Folders::default();
         let mut files = 0;
         while !failed.load(Ordering::Relaxed) {
             let part = next.fetch_add(1, Ordering::Relaxed);
@@ -341,7 +342,7 @@ fn stage(staging: &Path, output: &crate::emit::Output) -> Result<usize, WriteFai
                 break;
             }
             for artefact in output.render(part) {
-                write_artefact(staging, &artefact).inspect_err(|_| failed.store(true, Ordering::Relaxed))?;
+                write_artefact(staging, &artefact, &mut folders).inspect_err(|_| failed.store(true, Ordering::Relaxed))?;
                 files += 1;
             }
         }
@@ -366,9 +367,28 @@ fn cannot_write(path: &Path, e: std::io::Error) -> String {
     format!("cannot write {}: {e}", path.display())
 }
 
-/// Creates one file (scripts executable), and its folder when that does not exist yet: trying
-/// the file first costs one system call per file instead of one per file and folder.
-fn write_artefact(staging: &Path, artefact: &crate::emit::Artefact) -> Result<(), String> {
+/// The folders one writer has made or found. A large estate has a folder per guest: asking
+/// once per folder costs one `mkdir` each, where opening files blindly cost a failed `open`.
+#[derive(Default)]
+struct Folders(rustc_hash::FxHashSet<PathBuf>);
+
+impl Folders {
+    fn ensure(&mut self, folder: &Path) -> std::io::Result<()> {
+        if self.0.contains(folder) {
+            return Ok(());
+        }
+        match std::fs::create_dir(folder) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::create_dir_all(folder)?,
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),
+            _ => {}
+        }
+        self.0.insert(folder.to_path_buf());
+        Ok(())
+    }
+}
+
+/// Creates one file (scripts executable), and its folder when needed.
+fn write_artefact(staging: &Path, artefact: &crate::emit::Artefact, folders: &mut Folders) -> Result<(), String> {
     let path = staging.join(&artefact.path);
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -377,14 +397,11 @@ fn write_artefact(staging: &Path, artefact: &crate::emit::Artefact) -> Result<()
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(if artefact.path.ends_with(".sh") { 0o755 } else { 0o644 });
     }
-    let file = match options.open(&path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => match path.parent() {
-            Some(folder) => std::fs::create_dir_all(folder).and_then(|()| options.open(&path)),
-            None => Err(e),
-        },
-        opened => opened,
-    };
-    file.and_then(|mut f| f.write_all(artefact.text.as_bytes())).map_err(|e| cannot_write(&path, e))
+    path.parent()
+        .map_or(Ok(()), |folder| folders.ensure(folder))
+        .and_then(|()| options.open(&path))
+        .and_then(|mut f| f.write_all(artefact.text.as_bytes()))
+        .map_err(|e| cannot_write(&path, e))
 }
 
 /// Runs `f`, turning a panic (a compiler bug) into its message instead of a crash.

@@ -3,6 +3,7 @@
 //! format of NVIDIA's `gridd.conf.template` (ref §7; seed §6.3.5).
 
 use crate::model::{GuestOs, LicenseKind, Model, Product, VmId};
+use std::fmt::Write;
 
 /// Where NLS client configuration tokens go in a Linux guest (ref §7.2).
 const TOKEN_DIR: &str = "/etc/nvidia/ClientConfigToken/";
@@ -36,20 +37,20 @@ pub fn conf(model: &Model, vm: VmId) -> Option<String> {
     match &license.kind {
         // The legacy licence server; ports default to 7070 (ref §7.1).
         LicenseKind::Server { primary, backup } => {
-            out.push_str(&format!("ServerAddress={}\n", primary.address.value));
-            out.push_str(&format!("ServerPort={}\n", primary.port));
+            let _ = writeln!(out, "ServerAddress={}", primary.address.value);
+            let _ = writeln!(out, "ServerPort={}", primary.port);
             if let Some(backup) = backup {
-                out.push_str(&format!("BackupServerAddress={}\n", backup.address.value));
-                out.push_str(&format!("BackupServerPort={}\n", backup.port));
+                let _ = writeln!(out, "BackupServerAddress={}", backup.address.value);
+                let _ = writeln!(out, "BackupServerPort={}", backup.port);
             }
         }
         // NLS: no server in gridd.conf; the token file tells the driver where to go (ref §7.2).
         LicenseKind::Token { file } => {
-            out.push_str(&format!("# NLS: copy the client configuration token {} to {TOKEN_DIR}\n", file.value));
-            out.push_str(&format!("# then: chmod 744 {TOKEN_DIR}{}\n", file.value));
+            let _ = writeln!(out, "# NLS: copy the client configuration token {} to {TOKEN_DIR}", file.value);
+            let _ = writeln!(out, "# then: chmod 744 {TOKEN_DIR}{}", file.value);
         }
     }
-    out.push_str(&format!("FeatureType={feature_type}\n"));
+    let _ = writeln!(out, "FeatureType={feature_type}");
     Some(out)
 }
 

@@ -14,6 +14,7 @@ pub mod vmx;
 use crate::model::{HostId, PoolId, VmId};
 use crate::plan::Plan;
 use crate::Checked;
+use std::borrow::Cow;
 
 /// One output file: a path relative to the output folder, and its text.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -108,10 +109,33 @@ impl<'a> Output<'a> {
     }
 }
 
+/// `text` for a comment line: control characters (a line break in a spec string, a file
+/// name) become spaces, so the text cannot end the comment early. Borrowed when it has none.
+fn one_line(text: &str) -> Cow<'_, str> {
+    // Control characters are ASCII below 0x20, DEL, or U+0080-U+009F (UTF-8 lead byte 0xC2).
+    if !text.bytes().any(|b| b < 0x20 || b == 0x7f || b == 0xc2) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect())
+}
+
 /// Every artefact of a checked estate, sorted by path.
 pub fn artefacts(checked: &Checked, plan: &Plan) -> Vec<Artefact> {
     let output = Output::new(checked, plan);
     let mut out: Vec<Artefact> = (0..output.parts()).flat_map(|i| output.render(i)).collect();
     out.sort_by(|a, b| a.path.cmp(&b.path));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn a_comment_line_cannot_be_broken() {
+        assert_eq!(one_line("lab.gpu:3"), "lab.gpu:3");
+        assert_eq!(one_line("a\nb\rc\td\u{7f}e"), "a b c d e");
+        // C1 controls (U+0085 NEL) too; other characters starting with byte 0xC2 stay.
+        assert_eq!(one_line("a\u{85}b ¢"), "a b ¢");
+    }
 }

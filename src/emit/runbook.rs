@@ -155,26 +155,36 @@ impl Script {
     }
 
     fn line(&mut self, s: &str) {
-        if !s.is_empty() {
+        self.line_of(&[s]);
+    }
+
+    /// One line joined from `parts` (scripts are most of a build's text, so lines are not
+    /// formatted into temporary strings), indented unless it is empty.
+    fn line_of(&mut self, parts: &[&str]) {
+        if parts.iter().any(|p| !p.is_empty()) {
             for _ in 0..self.indent {
                 self.text.push_str("  ");
             }
-            self.text.push_str(s);
+            parts.iter().for_each(|p| self.text.push_str(p));
         }
         self.text.push('\n');
     }
 
     fn comment(&mut self, s: &str) {
-        self.line(format!("# {}", one_line(s)).trim_end());
+        let text = super::one_line(s);
+        match text.trim_end() {
+            "" => self.line("#"),
+            text => self.line_of(&["# ", text]),
+        }
     }
 
     fn say(&mut self, msg: &str) {
-        self.line(&format!("echo {}", sh_quote(msg)));
+        self.line_of(&["echo ", &sh_quote(msg)]);
     }
 
     fn fail(&mut self, msg: &str) {
         self.uses_fail = true;
-        self.line(&format!("fail {}", sh_quote(msg)));
+        self.line_of(&["fail ", &sh_quote(msg)]);
     }
 
     /// `if ...; then`, and indent.
@@ -197,10 +207,6 @@ impl Script {
 }
 
 /// Text for a comment: control characters (a newline would end the comment) become spaces.
-fn one_line(s: &str) -> String {
-    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
-}
-
 fn scheduler_name(value: u32) -> String {
     let policy = match value & 0xff {
         0x00 => "best effort",

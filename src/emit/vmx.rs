@@ -6,6 +6,7 @@
 use crate::catalog::NVIDIA_VENDOR_ID;
 use crate::check::Analysis;
 use crate::model::{Firmware, Model, VmId};
+use std::fmt::Write;
 
 /// The `.vmx` fragment of `vm`. `origin` says where the VM was declared (`examples/lab.gpu:24`);
 /// the caller resolves it, because emitters see the model, not the sources.
@@ -80,20 +81,16 @@ pub fn fragment(model: &Model, analysis: &Analysis, vm: VmId, origin: &str) -> S
     }
 
     keys.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    let mut out = format!("# gpuc: VM {}, {}\n", vm.name, one_line(origin));
+    // The origin goes into a comment line, so it must not break out of it.
+    let mut out = format!("# gpuc: VM {}, {}\n", vm.name, super::one_line(origin));
     for c in comments {
         out.push_str(&c);
         out.push('\n');
     }
     for (k, v) in keys {
-        out.push_str(&format!("{k} = \"{v}\"\n"));
+        let _ = writeln!(out, "{k} = \"{v}\"");
     }
     out
-}
-
-/// The origin goes into a comment line, so it must not break out of it.
-fn one_line(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
 }
 
 #[cfg(test)]
