@@ -240,7 +240,11 @@ fn run_graph(paths: &[PathBuf], format: GraphFormat, options: &CheckOptions) -> 
         Err(code) => return code,
     };
     let text = match format {
-        GraphFormat::Dot => crate::emit::graph::dot(&checked.model, &plan),
+        GraphFormat::Dot => {
+            let mut text = String::new();
+            crate::emit::graph::dot(&mut text, &checked.model, &plan);
+            text
+        }
         GraphFormat::Mermaid => crate::emit::graph::mermaid(&checked.model, &plan),
     };
     match std::io::stdout().lock().write_all(text.as_bytes()) {
@@ -334,19 +338,19 @@ fn stage(staging: &Path, output: &crate::emit::Output) -> Result<usize, WriteFai
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let writer = || -> Result<usize, String> {
-        let mut folders = Folders::default();
-        let mut files = 0;
+        let mut sink = FileSink::new(staging);
         while !failed.load(Ordering::Relaxed) {
             let part = next.fetch_add(1, Ordering::Relaxed);
             if part >= output.parts() {
                 break;
             }
-            for artefact in output.render(part) {
-                write_artefact(staging, &artefact, &mut folders).inspect_err(|_| failed.store(true, Ordering::Relaxed))?;
-                files += 1;
+            output.render(part, &mut sink);
+            if let Some(e) = sink.finish() {
+                failed.store(true, Ordering::Relaxed);
+                return Err(e);
             }
         }
-        Ok(files)
+        Ok(sink.files)
     };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let previous = std::panic::take_hook();
@@ -387,21 +391,90 @@ impl Folders {
     }
 }
 
-/// Creates one file (scripts executable), and its folder when needed.
-fn write_artefact(staging: &Path, artefact: &crate::emit::Artefact, folders: &mut Folders) -> Result<(), String> {
-    let path = staging.join(&artefact.path);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(if artefact.path.ends_with(".sh") { 0o755 } else { 0o644 });
+/// Writes rendered files into the staging folder as their text comes (scripts executable),
+/// making folders as needed, through one buffer reused for every file. The first error
+/// stops it and is kept for [`FileSink::finish`].
+struct FileSink<'a> {
+    staging: &'a Path,
+    folders: Folders,
+    file: Option<(PathBuf, std::fs::File)>,
+    buffer: Vec<u8>,
+    files: usize,
+    error: Option<String>,
+}
+
+/// Text is written out in pieces of this size: a large plan.md never sits whole in memory.
+const WRITE_CHUNK: usize = 256 * 1024;
+
+impl<'a> FileSink<'a> {
+    fn new(staging: &'a Path) -> Self {
+        FileSink { staging, folders: Folders::default(), file: None, buffer: Vec::with_capacity(WRITE_CHUNK), files: 0, error: None }
     }
-    path.parent()
-        .map_or(Ok(()), |folder| folders.ensure(folder))
-        .and_then(|()| options.open(&path))
-        .and_then(|mut f| f.write_all(artefact.text.as_bytes()))
-        .map_err(|e| cannot_write(&path, e))
+
+    /// Writes out the buffer to the current file.
+    fn drain(&mut self) {
+        if let Some((path, file)) = &mut self.file {
+            if let Err(e) = file.write_all(&self.buffer) {
+                self.error.get_or_insert_with(|| cannot_write(path, e));
+            }
+        }
+        self.buffer.clear();
+    }
+
+    /// Ends the current file; returns the first error since the last call, if any.
+    fn finish(&mut self) -> Option<String> {
+        self.drain();
+        self.file = None;
+        self.error.take()
+    }
+
+    fn create(&mut self, relative: &str) -> Result<(PathBuf, std::fs::File), String> {
+        let path = self.staging.join(relative);
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(if relative.ends_with(".sh") { 0o755 } else { 0o644 });
+        }
+        match path.parent().map_or(Ok(()), |folder| self.folders.ensure(folder)).and_then(|()| options.open(&path)) {
+            Ok(file) => Ok((path, file)),
+            Err(e) => Err(cannot_write(&path, e)),
+        }
+    }
+}
+
+impl std::fmt::Write for FileSink<'_> {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        if self.file.is_none() || self.error.is_some() {
+            return Err(std::fmt::Error);
+        }
+        self.buffer.extend_from_slice(text.as_bytes());
+        if self.buffer.len() >= WRITE_CHUNK {
+            self.drain();
+        }
+        Ok(())
+    }
+}
+
+impl crate::emit::Sink for FileSink<'_> {
+    fn start(&mut self, relative: &str) {
+        self.error = self.finish();
+        if self.error.is_some() {
+            return;
+        }
+        match self.create(relative) {
+            Ok(file) => {
+                self.file = Some(file);
+                self.files += 1;
+            }
+            Err(e) => self.error = Some(e),
+        }
+    }
+
+    fn as_write(&mut self) -> &mut dyn std::fmt::Write {
+        self
+    }
 }
 
 /// Runs `f`, turning a panic (a compiler bug) into its message instead of a crash.

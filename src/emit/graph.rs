@@ -10,8 +10,9 @@ fn label(text: &str) -> String {
     text.replace('\\', "\\\\").replace('"', "'").replace('\n', " ")
 }
 
-pub fn dot(model: &Model, plan: &Plan) -> String {
-    let mut out = String::from("digraph plan {\n  rankdir=TB;\n  node [shape=box, fontname=\"Helvetica\"];\n");
+/// Writes the graph as DOT to `out` as it goes (a large estate's is tens of MB).
+pub fn dot(out: &mut dyn Write, model: &Model, plan: &Plan) {
+    let _ = out.write_str("digraph plan {\n  rankdir=TB;\n  node [shape=box, fontname=\"Helvetica\"];\n");
     for &id in &plan.order {
         let step = plan.step(id);
         let style = if step.action.manual() { ", style=dashed" } else { "" };
@@ -22,8 +23,7 @@ pub fn dot(model: &Model, plan: &Plan) -> String {
             let _ = writeln!(out, "  s{} -> s{};", dep.0, id.0);
         }
     }
-    out.push_str("}\n");
-    out
+    let _ = out.write_str("}\n");
 }
 
 pub fn mermaid(model: &Model, plan: &Plan) -> String {

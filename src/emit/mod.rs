@@ -15,6 +15,7 @@ use crate::model::{HostId, PoolId, VmId};
 use crate::plan::Plan;
 use crate::Checked;
 use std::borrow::Cow;
+use std::fmt::Write;
 
 /// One output file: a path relative to the output folder, and its text.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,49 +64,87 @@ impl<'a> Output<'a> {
         self.parts.len()
     }
 
-    /// The artefacts of part `index`: one file, or a host's scripts, or a VM's `.vmx` and
-    /// `gridd.conf`. Empty for an index out of range.
-    pub fn render(&self, index: usize) -> Vec<Artefact> {
+    /// Renders part `index` into `sink`: one file, or a host's scripts, or a VM's `.vmx` and
+    /// `gridd.conf`. Nothing for an index out of range.
+    pub fn render(&self, index: usize, sink: &mut dyn Sink) {
         let (checked, plan) = (self.checked, self.plan);
         let model = &checked.model;
         let Some(&part) = self.parts.get(index) else {
-            return Vec::new();
+            return;
         };
         match part {
-            Part::Plan => vec![Artefact {
-                path: "plan.md".to_string(),
-                text: plan_md::render(model, &checked.analysis, plan, &checked.sources, &self.script_names),
-            }],
-            Part::Graph => vec![Artefact { path: "graph.dot".to_string(), text: graph::dot(model, plan) }],
+            Part::Plan => {
+                sink.start("plan.md");
+                plan_md::render(sink.as_write(), model, &checked.analysis, plan, &checked.sources, &self.script_names);
+            }
+            Part::Graph => {
+                sink.start("graph.dot");
+                graph::dot(sink.as_write(), model, plan);
+            }
             Part::Host(host) => {
                 let name = &model.host(host).name;
-                runbook::scripts(model, plan, host)
-                    .into_iter()
-                    .map(|(script, text)| Artefact { path: format!("hosts/{name}/{script}"), text })
-                    .collect()
+                for (script, text) in runbook::scripts(model, plan, host) {
+                    sink.file(&format!("hosts/{name}/{script}"), &text);
+                }
             }
             Part::Vm(vm) => {
                 let v = model.vm(vm);
                 let (line, _) = checked.sources.line_col(v.span.file, v.span.start);
                 let file = checked.sources.get(v.span.file).map_or("?", |f| f.name.as_str());
-                let mut out = vec![Artefact {
-                    path: format!("vms/{}.vmx", v.name),
-                    text: vmx::fragment(model, &checked.analysis, vm, &format!("{file}:{line}")),
-                }];
+                sink.file(&format!("vms/{}.vmx", v.name), &vmx::fragment(model, &checked.analysis, vm, &format!("{file}:{line}")));
                 if let Some(text) = gridd::conf(model, vm) {
-                    out.push(Artefact { path: format!("guests/{}/gridd.conf", v.name), text });
+                    sink.file(&format!("guests/{}/gridd.conf", v.name), &text);
                 }
-                out
             }
             Part::Client(pool, client) => {
                 let pool_name = &model.pools[pool.index()].name;
                 let client_name = &model.pools[pool.index()].clients[client].name;
-                vec![Artefact {
-                    path: format!("bitfusion/{pool_name}/{client_name}/servers.conf"),
-                    text: servers::conf(model, pool, client),
-                }]
+                sink.file(&format!("bitfusion/{pool_name}/{client_name}/servers.conf"), &servers::conf(model, pool, client));
             }
         }
+    }
+}
+
+/// Where rendered files go, one after another: the CLI's sink writes each to disk as its text
+/// comes, so no large file is ever whole in memory; [`artefacts`] collects them as strings.
+pub trait Sink: Write {
+    /// Ends the current file, if any, and starts the one at `path` (relative to the output
+    /// folder); text written from now on goes into it.
+    fn start(&mut self, path: &str);
+
+    /// The sink as a plain text writer, for renderers that stream.
+    fn as_write(&mut self) -> &mut dyn Write;
+
+    /// A whole file at once.
+    fn file(&mut self, path: &str, text: &str) {
+        self.start(path);
+        let _ = self.write_str(text);
+    }
+}
+
+/// Collects rendered files as [`Artefact`]s.
+#[derive(Default)]
+struct Collect(Vec<Artefact>);
+
+impl Write for Collect {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        match self.0.last_mut() {
+            Some(artefact) => {
+                artefact.text.push_str(text);
+                Ok(())
+            }
+            None => Err(std::fmt::Error),
+        }
+    }
+}
+
+impl Sink for Collect {
+    fn start(&mut self, path: &str) {
+        self.0.push(Artefact { path: path.to_string(), text: String::new() });
+    }
+
+    fn as_write(&mut self) -> &mut dyn Write {
+        self
     }
 }
 
@@ -122,9 +161,10 @@ fn one_line(text: &str) -> Cow<'_, str> {
 /// Every artefact of a checked estate, sorted by path.
 pub fn artefacts(checked: &Checked, plan: &Plan) -> Vec<Artefact> {
     let output = Output::new(checked, plan);
-    let mut out: Vec<Artefact> = (0..output.parts()).flat_map(|i| output.render(i)).collect();
-    out.sort_by(|a, b| a.path.cmp(&b.path));
-    out
+    let mut sink = Collect::default();
+    (0..output.parts()).for_each(|i| output.render(i, &mut sink));
+    sink.0.sort_by(|a, b| a.path.cmp(&b.path));
+    sink.0
 }
 
 #[cfg(test)]

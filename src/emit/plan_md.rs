@@ -8,9 +8,9 @@ use crate::plan::{Action, Plan, Target};
 use crate::source::Sources;
 use std::fmt::Write;
 
-/// `scripts` holds each host's script file names (by `HostId`), in phase order.
-pub fn render(model: &Model, analysis: &Analysis, plan: &Plan, sources: &Sources, scripts: &[Vec<String>]) -> String {
-    let mut out = String::new();
+/// Writes plan.md to `out` as it goes (a large estate's is over 100 MB). `scripts` holds each
+/// host's script file names (by `HostId`), in phase order.
+pub fn render(out: &mut dyn Write, model: &Model, analysis: &Analysis, plan: &Plan, sources: &Sources, scripts: &[Vec<String>]) {
     let files: Vec<String> =
         sources.iter().filter(|(_, f)| f.kind == crate::source::SourceKind::Spec).map(|(_, f)| format!("`{}`", f.name)).collect();
     let _ = writeln!(out, "# Plan\n\nCompiled by gpuc from {}. Apply the steps in this order; each says why.", files.join(", "));
@@ -46,7 +46,7 @@ pub fn render(model: &Model, analysis: &Analysis, plan: &Plan, sources: &Sources
         } else if number > 0
             && matches!(step.action, Action::ConfigureVm | Action::EnableVgpuHotMigrate | Action::StartResourceScheduler { .. })
         {
-            out.push('\n');
+            let _ = out.write_char('\n');
         }
         number += 1;
         let manual = if step.action.manual() { " **manual**" } else { "" };
@@ -57,8 +57,7 @@ pub fn render(model: &Model, analysis: &Analysis, plan: &Plan, sources: &Sources
             let _ = writeln!(out, "   {text}");
         }
     }
-    placement(model, analysis, &mut out);
-    out
+    placement(model, analysis, out);
 }
 
 fn heading(model: &Model, target: Target) -> String {
@@ -78,7 +77,7 @@ fn heading(model: &Model, target: Target) -> String {
 }
 
 /// The vGPU placement table: each vGPU GPU, what it holds, and how full it is.
-fn placement(model: &Model, analysis: &Analysis, out: &mut String) {
+fn placement(model: &Model, analysis: &Analysis, out: &mut dyn Write) {
     let gpus: Vec<_> = model.gpu_ids().filter(|&g| model.gpu(g).usage.value == GpuUse::Vgpu).collect();
     if gpus.is_empty() {
         return;
