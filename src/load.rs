@@ -42,11 +42,11 @@ pub struct RootUnreadable {
 /// Keeps the texts of an estate's files alive while their syntax trees borrow them: the
 /// trees hold slices of the text instead of copies of every name.
 #[derive(Default)]
-pub struct Texts(typed_arena::Arena<Arc<str>>);
+pub struct Texts(typed_arena::Arena<Arc<String>>);
 
 impl Texts {
-    fn keep(&self, text: Arc<str>) -> &str {
-        self.0.alloc(text)
+    fn keep(&self, text: Arc<String>) -> &str {
+        self.0.alloc(text).as_str()
     }
 }
 

@@ -47,8 +47,9 @@ pub enum SourceKind {
 pub struct SourceFile {
     /// The path as the user gave it (or `<builtin catalog>`), shown in diagnostics.
     pub name: String,
-    /// Shared with the syntax trees that borrow it while the estate is lowered.
-    pub text: Arc<str>,
+    /// Shared with the syntax trees that borrow it while the estate is lowered. An `Arc` of
+    /// the `String` as read, not an `Arc<str>`: that would copy a large estate's text.
+    pub text: Arc<String>,
     pub kind: SourceKind,
     /// Byte offset of each line's start, so a position is found by binary search rather
     /// than by scanning the file (outputs name the spec line of every VM).
@@ -74,9 +75,9 @@ pub struct Sources {
 }
 
 impl Sources {
-    pub fn add(&mut self, name: impl Into<String>, text: impl Into<Arc<str>>, kind: SourceKind) -> FileId {
+    pub fn add(&mut self, name: impl Into<String>, text: impl Into<String>, kind: SourceKind) -> FileId {
         let id = FileId(u32::try_from(self.files.len()).unwrap_or(u32::MAX));
-        let text: Arc<str> = text.into();
+        let text = Arc::new(text.into());
         let line_starts = std::iter::once(0).chain(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i as u32 + 1)).collect();
         self.files.push(SourceFile { name: name.into(), text, kind, line_starts });
         id

@@ -8,6 +8,7 @@ use crate::quantity;
 use crate::syntax::ast::{self, Attribute, Body, EntityKind, Reference, Value, ValueKind};
 use rustc_hash::FxHashMap as HashMap;
 use smallvec::SmallVec;
+use std::borrow::Cow;
 
 /// Most names one range may declare (`vm x[1..100000000]` is refused, not expanded).
 pub const MAX_RANGE: u64 = 100_000;
@@ -23,8 +24,8 @@ pub(crate) fn lower<'s>(files: &[ast::File<'s>], catalog: Catalog, diags: &mut D
     'files: for file in files {
         for item in &file.items {
             if let ast::Item::Entity(entity) = item {
-                let instances = lowerer.expand(entity);
-                if entities.len() + instances.len() > MAX_ENTITIES {
+                let Some(names) = lowerer.expand(entity) else { continue };
+                if entities.len() + names.len() > MAX_ENTITIES {
                     lowerer.diags.push(
                         Diagnostic::new(
                             Code::InvalidRange,
@@ -36,7 +37,13 @@ pub(crate) fn lower<'s>(files: &[ast::File<'s>], catalog: Catalog, diags: &mut D
                     );
                     break 'files;
                 }
-                entities.extend(instances.into_iter().map(|i| (entity.kind, i)));
+                let instance = |name| (entity.kind, Instance { name, pattern: &entity.name, body: &entity.body });
+                match names {
+                    Declared::One(name) => entities.push(instance(Cow::Borrowed(name))),
+                    Declared::Range { base, first, last, width } => {
+                        entities.extend((first..=last).map(|n| instance(Cow::Owned(format!("{base}{n:0width$}")))))
+                    }
+                }
             }
         }
     }
@@ -50,6 +57,9 @@ pub(crate) fn lower<'s>(files: &[ast::File<'s>], catalog: Catalog, diags: &mut D
         }
     }
     let vm_instances: Vec<&Instance> = entities.iter().filter(|(k, _)| *k == EntityKind::Vm).map(|(_, i)| i).collect();
+    // Exact sizes: a VM is 400 bytes, and doubling would leave up to half the list unused.
+    lowerer.model.vms.reserve_exact(vm_instances.len());
+    lowerer.vm_spans.reserve_exact(vm_instances.len());
     let vm_slots: Vec<Option<VmId>> = vm_instances.iter().map(|inst| lowerer.declare_vm(inst)).collect();
     for (inst, slot) in vm_instances.iter().zip(vm_slots) {
         lowerer.vm(inst, slot);
@@ -64,11 +74,39 @@ pub(crate) fn lower<'s>(files: &[ast::File<'s>], catalog: Catalog, diags: &mut D
 
 /// One entity after range expansion: `dev[1..4]` gives four instances sharing one body.
 struct Instance<'a, 's> {
-    name: String,
-    /// The name as written (`dev[1..4]`), for messages about the shared body.
-    written: String,
-    span: Span,
+    /// Borrowed from the source unless the range made it.
+    name: Cow<'s, str>,
+    pattern: &'a ast::NamePattern<'s>,
     body: &'a Body<'s>,
+}
+
+impl Instance<'_, '_> {
+    /// The name as written (`dev[1..4]`), for messages about the shared body.
+    fn written(&self) -> String {
+        match &self.pattern.range {
+            Some(r) => format!("{}[{}..{}]", self.pattern.ident.text, r.first.text, r.last.text),
+            None => self.pattern.ident.text.to_string(),
+        }
+    }
+
+    fn span(&self) -> Span {
+        self.pattern.span
+    }
+}
+
+/// The names an entity declares: its own, or those of its range.
+enum Declared<'s> {
+    One(&'s str),
+    Range { base: &'s str, first: u64, last: u64, width: usize },
+}
+
+impl Declared<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Declared::One(_) => 1,
+            Declared::Range { first, last, .. } => (last - first + 1) as usize,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -90,12 +128,12 @@ struct Lowerer<'d> {
 }
 
 impl Lowerer<'_> {
-    fn expand<'a, 's>(&mut self, entity: &'a ast::Entity<'s>) -> Vec<Instance<'a, 's>> {
+    /// The names `entity` declares, or `None` (reported) for a range that cannot be expanded.
+    fn expand<'s>(&mut self, entity: &ast::Entity<'s>) -> Option<Declared<'s>> {
         let pattern = &entity.name;
         let base = pattern.ident.text;
-        let written = self.model_text(pattern);
         let Some(range) = &pattern.range else {
-            return vec![Instance { name: base.to_string(), written, span: pattern.span, body: &entity.body }];
+            return Some(Declared::One(base));
         };
         let (first, last) = (range.first.text.parse::<u64>().ok(), range.last.text.parse::<u64>().ok());
         let (Some(first), Some(last)) = (first, last) else {
@@ -103,7 +141,7 @@ impl Lowerer<'_> {
                 Diagnostic::new(Code::InvalidRange, "the range bounds are too large", range.span, "bounds do not fit")
                     .with_help(format!("ranges declare at most {MAX_RANGE} names")),
             );
-            return Vec::new();
+            return None;
         };
         if last < first {
             self.diags.push(
@@ -115,7 +153,7 @@ impl Lowerer<'_> {
                 )
                 .with_help(format!("write `{base}[{last}..{first}]`")),
             );
-            return Vec::new();
+            return None;
         }
         let count = last - first + 1;
         if count > MAX_RANGE {
@@ -123,20 +161,11 @@ impl Lowerer<'_> {
                 Diagnostic::new(Code::InvalidRange, format!("the range declares {count} names"), range.span, "too many names")
                     .with_help(format!("ranges declare at most {MAX_RANGE} names; split the estate into several ranges or files")),
             );
-            return Vec::new();
+            return None;
         }
         // `esx[01..16]`: a leading zero in the first bound pads every name to its width.
         let width = if range.first.text.starts_with('0') && range.first.text.len() > 1 { range.first.text.len() } else { 0 };
-        (first..=last)
-            .map(|n| Instance { name: format!("{base}{n:0width$}"), written: written.clone(), span: pattern.span, body: &entity.body })
-            .collect()
-    }
-
-    fn model_text(&self, pattern: &ast::NamePattern) -> String {
-        match &pattern.range {
-            Some(r) => format!("{}[{}..{}]", pattern.ident.text, r.first.text, r.last.text),
-            None => pattern.ident.text.to_string(),
-        }
+        Some(Declared::Range { base, first, last, width })
     }
 
     /// Records a name in its kind's table; a second entity of the same name is E0101.
@@ -217,13 +246,13 @@ impl Lowerer<'_> {
             }
             (None, None) => {
                 if r.attr("server").is_none() && r.attr("token").is_none() {
-                    missing_with(self.diags, "licence", &inst.written, inst.span, "server", "add `server \"10.1.2.3\"` for a legacy license server, or `token \"client_configuration_token_<timestamp>.tok\"` for NLS".to_string());
+                    missing_with(self.diags, "licence", &inst.written(), inst.span(), "server", "add `server \"10.1.2.3\"` for a legacy license server, or `token \"client_configuration_token_<timestamp>.tok\"` for NLS".to_string());
                 }
                 return;
             }
         };
-        if self.declare(|n| &mut n.licenses, "licence", &inst.name, inst.span, id, |l, id| l.model.license(id).span) {
-            self.model.licenses.push(License { name: inst.name.clone(), span: inst.span, kind });
+        if self.declare(|n| &mut n.licenses, "licence", &inst.name, inst.span(), id, |l, id| l.model.license(id).span) {
+            self.model.licenses.push(License { name: inst.name.to_string(), span: inst.span(), kind });
         }
     }
 
@@ -237,7 +266,7 @@ impl Lowerer<'_> {
             self.diags,
         );
         let id = HostId(self.model.hosts.len() as u32);
-        if !self.declare(|n| &mut n.hosts, "host", &inst.name, inst.span, id, |l, id| l.model.host(id).span) {
+        if !self.declare(|n| &mut n.hosts, "host", &inst.name, inst.span(), id, |l, id| l.model.host(id).span) {
             return;
         }
         // In a range, `{name}` in the address stands for each host's own name.
@@ -250,10 +279,10 @@ impl Lowerer<'_> {
                 .ok()
         });
         if r.attr("address").is_none() {
-            missing(self.diags, "host", &inst.written, inst.span, "address \"esx14.lab.local\"");
+            missing(self.diags, "host", &inst.written(), inst.span(), "address \"esx14.lab.local\"");
         }
         if r.attr("esxi").is_none() {
-            missing(self.diags, "host", &inst.written, inst.span, "esxi \"8.0 U3\"");
+            missing(self.diags, "host", &inst.written(), inst.span(), "esxi \"8.0 U3\"");
         }
         let system_id = r.attr("system_id").and_then(|a| string_value(a, self.diags)).filter(|s| {
             values::check_system_id(&s.value)
@@ -311,10 +340,10 @@ impl Lowerer<'_> {
         });
         // A host whose version is missing or unreadable (already reported) is kept, as the
         // newest ESXi, so that references to it resolve and no version rule fires on a guess.
-        let esxi = esxi.unwrap_or(Spanned::new(EsxiVersion::new(9, 9, 9), inst.span));
+        let esxi = esxi.unwrap_or(Spanned::new(EsxiVersion::new(9, 9, 9), inst.span()));
         self.model.hosts.push(Host {
-            name: inst.name.clone(),
-            span: inst.span,
+            name: inst.name.to_string(),
+            span: inst.span(),
             address: address.unwrap_or_default(),
             system_id: system_id.map(|s| s.value),
             esxi,
@@ -439,9 +468,9 @@ impl Lowerer<'_> {
 
     fn declare_vm(&mut self, inst: &Instance) -> Option<VmId> {
         let id = VmId(self.vm_spans.len() as u32);
-        let fresh = self.declare(|n| &mut n.vms, "VM", &inst.name, inst.span, id, |l, id| l.vm_spans[id.index()]);
+        let fresh = self.declare(|n| &mut n.vms, "VM", &inst.name, inst.span(), id, |l, id| l.vm_spans[id.index()]);
         fresh.then(|| {
-            self.vm_spans.push(inst.span);
+            self.vm_spans.push(inst.span());
             id
         })
     }
@@ -460,11 +489,11 @@ impl Lowerer<'_> {
             self.resolve_host(&name)
         });
         if r.attr("host").is_none() {
-            missing(self.diags, "VM", &inst.written, inst.span, "host esx14");
+            missing(self.diags, "VM", &inst.written(), inst.span(), "host esx14");
         }
         let memory = r.attr("memory").and_then(|a| size(a, self.diags));
         if r.attr("memory").is_none() {
-            missing(self.diags, "VM", &inst.written, inst.span, "memory 64GiB");
+            missing(self.diags, "VM", &inst.written(), inst.span(), "memory 64GiB");
         }
         let cpus = r.attr("cpus").and_then(|a| integer(a, 1, 768, self.diags)).map(|c| c.value as u32);
         let firmware = r.attr("firmware").and_then(|a| word(a, &[("efi", Firmware::Efi), ("bios", Firmware::Bios)], self.diags));
@@ -503,10 +532,10 @@ impl Lowerer<'_> {
         debug_assert_eq!(slot.index(), self.model.vms.len());
         // A VM without a readable memory size is kept (with size 0, meaning unknown) so that
         // ids stay dense and its other problems are still reported.
-        let memory = memory.unwrap_or(Spanned::new(ByteSize(0), inst.span));
+        let memory = memory.unwrap_or(Spanned::new(ByteSize(0), inst.span()));
         self.model.vms.push(Vm {
-            name: inst.name.clone(),
-            span: inst.span,
+            name: inst.name.to_string(),
+            span: inst.span(),
             host,
             memory,
             cpus,
@@ -611,7 +640,7 @@ impl Lowerer<'_> {
     fn pool(&mut self, inst: &Instance) {
         let r = Reader::new(inst.body, "bitfusion", &["flexdirect", "bitfusion"], &["server", "client"], &["server", "client"], self.diags);
         let id = PoolId(self.model.pools.len() as u32);
-        if !self.declare(|n| &mut n.pools, "Bitfusion pool", &inst.name, inst.span, id, |l, id| l.model.pools[id.index()].span) {
+        if !self.declare(|n| &mut n.pools, "Bitfusion pool", &inst.name, inst.span(), id, |l, id| l.model.pools[id.index()].span) {
             return;
         }
         let product = match (r.attr("flexdirect"), r.attr("bitfusion")) {
@@ -629,8 +658,8 @@ impl Lowerer<'_> {
                 missing_with(
                     self.diags,
                     "Bitfusion pool",
-                    &inst.written,
-                    inst.span,
+                    &inst.written(),
+                    inst.span(),
                     "flexdirect",
                     "add `flexdirect \"1.x\"` (FlexDirect) or `bitfusion \"2.5\"` (vSphere Bitfusion)".to_string(),
                 );
@@ -751,9 +780,9 @@ impl Lowerer<'_> {
             });
         }
         if let Some(product) = product {
-            self.model.pools.push(Pool { name: inst.name.clone(), span: inst.span, product, servers, clients });
+            self.model.pools.push(Pool { name: inst.name.to_string(), span: inst.span(), product, servers, clients });
         } else {
-            self.names.pools.remove(&inst.name);
+            self.names.pools.remove(inst.name.as_ref());
         }
     }
 
