@@ -514,11 +514,20 @@ impl Lowerer<'_> {
                     ValueKind::Reference(text) if !text.contains('.') => {
                         vgpus.push(VgpuRequest { type_name: text.to_ascii_lowercase(), span: v.span, pinned: None })
                     }
-                    ValueKind::Placed(placed) => {
+                    ValueKind::Placed(placed) if placed.item.second().is_none() => {
                         let pinned = self.gpu_target(&placed.target, host);
                         let item = placed.item;
                         vgpus.push(VgpuRequest { type_name: item.text.to_ascii_lowercase(), span: item.span, pinned });
                     }
+                    ValueKind::Placed(placed) => self.diags.push(
+                        Diagnostic::new(
+                            Code::WrongValueKind,
+                            format!("`{}` is not a vGPU type", placed.item.text),
+                            placed.item.span,
+                            "a vGPU type name has no `.`",
+                        )
+                        .with_help("write the type before `on` and the GPU after it, e.g. `vgpu grid_p100-8q on esx14.g2`"),
+                    ),
                     _ => wrong_kind(self.diags, a, v, "a vGPU type such as `grid_p100-8q`, optionally `on host.gpu`"),
                 }
             }

@@ -173,7 +173,8 @@ pub fn unescape(raw: &str) -> Cow<'_, str> {
 /// `item on target`.
 #[derive(Clone, Debug)]
 pub struct Placed<'s> {
-    pub item: Ident<'s>,
+    /// As written: a vGPU type, which has no `.` (lowering says so when it has one).
+    pub item: Reference<'s>,
     pub target: Reference<'s>,
 }
 

@@ -273,7 +273,7 @@ impl<'t> Parser<'t> {
         let target_start = self.skip(on_end);
         let target = self.reference(target_start)?;
         let span = self.span(at, target.span.end as usize);
-        Some(Value { kind: ValueKind::Placed(Box::new(Placed { item: item.first(), target })), span })
+        Some(Value { kind: ValueKind::Placed(Box::new(Placed { item, target })), span })
     }
 
     /// `name` or `name.name`, without whitespace.
