@@ -301,7 +301,8 @@ fn write_output(dir: &Path, output: &crate::emit::Output, force: bool) -> Result
                 let _ = std::fs::rename(&old, dir);
                 return Err(format!("cannot move the new output into {}: {e}", dir.display()).into());
             }
-            remove_tree(&old);
+            // The same estate built again is the usual case: size the removal by the new output.
+            remove_tree(&old, output.parts() >= PARALLEL_PARTS);
             Ok(files)
         } else {
             std::fs::rename(&staging, dir)
@@ -315,15 +316,23 @@ fn write_output(dir: &Path, output: &crate::emit::Output, force: bool) -> Result
     result
 }
 
-/// Removes a previous output folder (best effort), its top-level entries in parallel: a large
-/// estate's `vms/` and `guests/` each hold a file or folder per VM.
-fn remove_tree(dir: &Path) {
-    let entries: Vec<PathBuf> = std::fs::read_dir(dir).map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default();
-    std::thread::scope(|scope| {
-        for entry in &entries {
-            scope.spawn(move || if entry.is_dir() { std::fs::remove_dir_all(entry) } else { std::fs::remove_file(entry) });
-        }
-    });
+/// Outputs of fewer parts than this are written, and the output they replace removed, on the
+/// calling thread: a one-host build takes a few milliseconds, and starting threads (on cores
+/// that may be busy) would cost as much again.
+const PARALLEL_PARTS: usize = 256;
+
+/// Removes a previous output folder (best effort); with `parallel`, its top-level entries at
+/// once: a large estate's `vms/` and `guests/` each hold a file or folder per VM.
+fn remove_tree(dir: &Path, parallel: bool) {
+    if parallel {
+        let entries: Vec<PathBuf> =
+            std::fs::read_dir(dir).map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default();
+        std::thread::scope(|scope| {
+            for entry in &entries {
+                scope.spawn(move || if entry.is_dir() { std::fs::remove_dir_all(entry) } else { std::fs::remove_file(entry) });
+            }
+        });
+    }
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -352,13 +361,17 @@ fn stage(staging: &Path, output: &crate::emit::Output) -> Result<usize, WriteFai
         }
         Ok(sink.files)
     };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = if output.parts() < PARALLEL_PARTS { 1 } else { std::thread::available_parallelism().map_or(1, |n| n.get()) };
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
-    let results: Vec<std::thread::Result<Result<usize, String>>> = std::thread::scope(|scope| {
-        let writers: Vec<_> = (0..threads).map(|_| scope.spawn(writer)).collect();
-        writers.into_iter().map(|w| w.join()).collect()
-    });
+    let results: Vec<std::thread::Result<Result<usize, String>>> = if threads == 1 {
+        vec![std::panic::catch_unwind(std::panic::AssertUnwindSafe(writer))]
+    } else {
+        std::thread::scope(|scope| {
+            let writers: Vec<_> = (0..threads).map(|_| scope.spawn(writer)).collect();
+            writers.into_iter().map(|w| w.join()).collect()
+        })
+    };
     std::panic::set_hook(previous);
     let mut files = 0;
     for result in results {
