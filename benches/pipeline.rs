@@ -18,7 +18,7 @@
 //!   rendering; lowering costs about `check - load - rules`.
 //! - `plan`: `gpuc::plan::plan` on a checked estate.
 //! - `emit`: `gpuc::emit::artefacts` on a checked, planned estate (texts only, no disk).
-//! - `end_to_end`: check + plan + emit, what `gpuc build` computes before writing.
+//! - `end_to_end`: check + plan + emit, what `gpuc build` computes (it writes as it renders).
 //! - `check_violations`: `gpuc::check` of an estate with 2 violations of every rule the
 //!   generator plants (the error paths, did-you-mean, E1201 occupancy messages).
 //! - `check_files`: `gpuc::check` of the estate split into a top file and 16 rack files.
