@@ -1,6 +1,6 @@
-//! Emitting: the checked model and its plan to the files an administrator applies. Every
-//! function here is pure: it returns (path, text) pairs and the CLI writes them. Output is
-//! deterministic: no timestamps, no hash-map order. Paths are built from names, which the
+//! Emitting: the checked model and its plan to the files an administrator applies. Nothing
+//! here touches the disk: files are (path, text) pairs handed to a [`Sink`], and the CLI's sink
+//! writes them. Output is deterministic: no timestamps, no hash-map order. Paths are built from names, which the
 //! grammar restricts to letters, digits, `_` and `-`, so they stay inside the output folder.
 
 mod describe;
