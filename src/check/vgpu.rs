@@ -167,12 +167,11 @@ fn place_host(model: &Model, host_id: HostId, vms: &[VmId], analysis: &mut Analy
             if request.pinned.is_some() {
                 continue;
             }
-            let offering: Vec<usize> = (0..slots.len()).filter(|&s| slots[s].board.vgpu_type(&request.type_name).is_some()).collect();
-            if offering.is_empty() {
+            let Some(kind) = slots.iter().find_map(|slot| slot.board.vgpu_type(&request.type_name)) else {
                 unknown_on_host(model, host, &request.type_name, request.span, out);
                 continue;
-            }
-            let kind = slots[offering[0]].board.vgpu_type(&request.type_name).expect("offering boards have the type");
+            };
+            let offering: Vec<usize> = (0..slots.len()).filter(|&s| slots[s].board.vgpu_type(&request.type_name).is_some()).collect();
             if !released(kind, host, request.span, out) {
                 continue;
             }

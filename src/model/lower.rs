@@ -833,9 +833,9 @@ impl<'a, 's> Reader<'a, 's> {
         // (a kind takes a dozen keys at most, so a list beats hashing).
         let mut seen: SmallVec<[(usize, Span); 12]> = SmallVec::new();
         for entry in &body.entries {
-            let (key, span, is_block) = match entry {
-                ast::Entry::Attribute(a) => (&a.key, a.span(), false),
-                ast::Entry::Block(b) => (&b.key, b.span, true),
+            let (key, is_block) = match entry {
+                ast::Entry::Attribute(a) => (&a.key, false),
+                ast::Entry::Block(b) => (&b.key, true),
             };
             let k = key.text;
             let keys = attrs.iter().chain(blocks).copied();
@@ -881,7 +881,7 @@ impl<'a, 's> Reader<'a, 's> {
                             Diagnostic::new(
                                 Code::WrongValueKind,
                                 format!("a `{k}` block has no name"),
-                                b.name.as_ref().map_or(span, |n| n.span),
+                                b.name.as_ref().map_or(b.span, |n| n.span),
                                 "remove this name",
                             )
                             .with_help(format!("write `{k} {{ ... }}`")),
