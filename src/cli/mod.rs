@@ -1,0 +1,239 @@
+//! The command line: the only place that touches the terminal and the file system.
+
+mod build;
+mod explain;
+mod graph;
+mod report;
+
+use crate::diagnostics::render;
+use crate::diagnostics::Code;
+use crate::{check, Checked, Input};
+use clap::{Parser, Subcommand, ValueEnum};
+use report::{color_wanted, print_human, print_json};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Exit codes: 0 success (warnings allowed), 1 the spec has errors, 2 usage or I/O error.
+const EXIT_SPEC: u8 = 1;
+const EXIT_USAGE: u8 = 2;
+
+#[derive(Parser)]
+#[command(name = "gpuc", version, about = "Checks and compiles .gpu descriptions of ESXi hosts, NVIDIA GPUs and the VMs that use them")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check files or folders of .gpu files and report every problem.
+    Check {
+        /// `.gpu` files, or folders searched for them.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        options: CheckOptions,
+    },
+    /// Check, then write the runbooks, .vmx fragments, gridd.conf and servers.conf files.
+    Build {
+        /// `.gpu` files, or folders searched for them.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// The output folder. It is replaced as a whole, only after a successful compile.
+        #[arg(short, long, value_name = "DIR")]
+        output: PathBuf,
+        /// Replace DIR even if gpuc did not create it.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        options: CheckOptions,
+    },
+    /// Print the step graph (Graphviz DOT, or Mermaid for pull-request comments).
+    Graph {
+        /// `.gpu` files, or folders searched for them.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+        format: GraphFormat,
+        /// An extra GPU catalog (YAML) that adds or overrides boards.
+        #[arg(long = "catalog", value_name = "FILE")]
+        catalogs: Vec<PathBuf>,
+    },
+    /// Explain a diagnostic code, or list every code.
+    Explain {
+        /// A code such as E1001.
+        #[arg(required_unless_present = "list")]
+        code: Option<String>,
+        /// List every code with its one-line title.
+        #[arg(long, conflicts_with = "code")]
+        list: bool,
+    },
+}
+
+#[derive(clap::Args)]
+struct CheckOptions {
+    /// How to print diagnostics.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// Treat warnings as errors (exit 1).
+    #[arg(long)]
+    deny_warnings: bool,
+    /// An extra GPU catalog (YAML) that adds or overrides boards.
+    #[arg(long = "catalog", value_name = "FILE")]
+    catalogs: Vec<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Human,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum GraphFormat {
+    Dot,
+    Mermaid,
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { 0 });
+        }
+    };
+    match cli.command {
+        Command::Check { paths, options } => match compile(&paths, &options) {
+            Ok(checked) => {
+                exit_without_freeing(checked);
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+        Command::Build { paths, output, force, options } => build::run(&paths, &output, force, &options),
+        Command::Graph { paths, format, catalogs } => {
+            let options = CheckOptions { format: Format::Human, deny_warnings: false, catalogs };
+            graph::run(&paths, format, &options)
+        }
+        Command::Explain { code, list } => explain::run(code.as_deref(), list),
+    }
+}
+
+/// Leaves a large value for the operating system to reclaim at exit: freeing a 10,000-host
+/// model node by node costs tens of milliseconds and nothing reads it again. Only for values
+/// the process is done with just before it returns from `run`.
+fn exit_without_freeing<T>(value: T) {
+    std::mem::forget(value);
+}
+
+struct RealFileSystem;
+
+impl crate::load::FileSystem for RealFileSystem {
+    /// Refuses an over-large file before reading it into memory.
+    fn read(&self, path: &Path) -> std::io::Result<String> {
+        if std::fs::metadata(path)?.len() > crate::load::MAX_FILE_BYTES as u64 {
+            return Err(std::io::Error::other(format!("the file is larger than {} MiB", crate::load::MAX_FILE_BYTES >> 20)));
+        }
+        std::fs::read_to_string(path)
+    }
+}
+
+/// Files named on the command line, with folders replaced by the `.gpu` files under them
+/// (sorted, so the order is the same on every machine).
+fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut found = Vec::new();
+            collect_gpu_files(path, &mut found).map_err(|e| format!("cannot read folder {}: {e}", path.display()))?;
+            if found.is_empty() {
+                return Err(format!("folder {} holds no .gpu file", path.display()));
+            }
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    Ok(files)
+}
+
+fn collect_gpu_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_gpu_files(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "gpu") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn usage_error(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(EXIT_USAGE)
+}
+
+/// Checks the spec and prints its diagnostics. Returns the checked estate when it may be
+/// compiled further, or the exit code to stop with.
+fn compile(paths: &[PathBuf], options: &CheckOptions) -> Result<Checked, ExitCode> {
+    let files = expand(paths).map_err(|e| usage_error(&e))?;
+    let input = Input { files, catalogs: options.catalogs.clone() };
+    let checked = match guarded(|| check(&input, &RealFileSystem)) {
+        Ok(Ok(c)) => c,
+        Ok(Err(unreadable)) => return Err(usage_error(&unreadable.to_string())),
+        Err(panic) => return Err(internal_error(&panic)),
+    };
+    let failed = checked.has_errors() || (options.deny_warnings && !checked.diagnostics.is_empty());
+    let printed = match options.format {
+        Format::Human => print_human(&checked),
+        Format::Json => print_json(&checked),
+    };
+    if printed.is_err() {
+        return Err(ExitCode::from(EXIT_USAGE));
+    }
+    if failed {
+        Err(ExitCode::from(EXIT_SPEC))
+    } else {
+        Ok(checked)
+    }
+}
+
+fn planned(checked: &Checked) -> Result<crate::plan::Plan, ExitCode> {
+    match guarded(|| crate::plan::plan(&checked.model, &checked.analysis)) {
+        Ok(Ok(plan)) => Ok(plan),
+        Ok(Err(d)) => {
+            eprint!("{}", render::human(&d, &checked.sources, color_wanted(), 100));
+            Err(ExitCode::from(EXIT_SPEC))
+        }
+        Err(panic) => Err(internal_error(&panic)),
+    }
+}
+
+/// Runs `f`, turning a panic (a compiler bug) into its message instead of a crash.
+fn guarded<T>(f: impl FnOnce() -> T + std::panic::UnwindSafe) -> Result<T, String> {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(f);
+    std::panic::set_hook(previous);
+    result.map_err(panic_message)
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_string())
+}
+
+fn internal_error(message: &str) -> ExitCode {
+    eprintln!(
+        "error[{}]: internal compiler error: {message}\n  help: this is a bug in gpuc, not in your spec; please report it with the input that caused it",
+        Code::Internal
+    );
+    ExitCode::from(EXIT_SPEC)
+}
