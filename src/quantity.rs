@@ -85,9 +85,13 @@ impl fmt::Display for ByteSize {
 
 /// A dotted version such as `6.7.0`, `390.42` or `9.1` (one to four numbers), compared
 /// component by component (missing components count as 0). Kept inline: every guest has two.
+/// It prints with every digit it was written with: NVIDIA's `535.104.05` names a file, and
+/// `535.104.5` does not exist.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Version {
     parts: [u32; 4],
+    /// The digits each number was written with (leading zeros count).
+    widths: [u8; 4],
     len: u8,
 }
 
@@ -105,7 +109,11 @@ impl Version {
         let mut version = Version::default();
         for part in text.trim().split('.') {
             let slot = version.parts.get_mut(version.len as usize)?;
+            if !part.bytes().all(|b| b.is_ascii_digit()) || part.len() > 9 {
+                return None;
+            }
             *slot = part.parse().ok()?;
+            version.widths[version.len as usize] = part.len() as u8;
             version.len += 1;
         }
         Some(version)
@@ -113,7 +121,7 @@ impl Version {
 
     /// The version `major` alone, e.g. a release branch.
     pub fn major_only(major: u32) -> Version {
-        Version { parts: [major, 0, 0, 0], len: 1 }
+        Version { parts: [major, 0, 0, 0], widths: [0; 4], len: 1 }
     }
 
     /// How many numbers it was written with.
@@ -150,11 +158,11 @@ impl PartialOrd for Version {
 
 impl fmt::Display for Version {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, part) in self.parts().iter().enumerate() {
+        for (i, (part, width)) in self.parts().iter().zip(self.widths).enumerate() {
             if i > 0 {
                 f.write_str(".")?;
             }
-            write!(f, "{part}")?;
+            write!(f, "{part:0width$}", width = width as usize)?;
         }
         Ok(())
     }
@@ -182,6 +190,10 @@ mod tests {
         assert!(Version::parse("").is_none() && Version::parse("1..2").is_none());
         assert!(Version::parse("1.2.3.4.5").is_none());
         assert_eq!(Version::parse("550.54.15").map(|v| v.to_string()).as_deref(), Some("550.54.15"));
+        // Every digit as written: NVIDIA's file names carry the zero.
+        assert_eq!(Version::parse("535.104.05").map(|v| v.to_string()).as_deref(), Some("535.104.05"));
+        assert!(Version::parse("535.104.05") == Version::parse("535.104.5"));
+        assert!(Version::parse("+1.2").is_none() && Version::parse("1.-2").is_none());
         assert_eq!(Version::parse("7.0.3.1").map(|v| v.components()), Some(4));
     }
 }

@@ -47,13 +47,14 @@ const PASSTHROUGH_BOARDS: &[(&str, u32)] = &[("a100-pcie-80gb", 80), ("h100-pcie
 /// takes at least 5, so the host's two vGPU GPUs hold its 8-9 vGPU VMs.
 const VGPU_BOARDS: &[(&str, &str, usize)] = &[
     ("a100-pcie-80gb", "grid_a100d-16c", 5),
-    ("h100-pcie-80gb", "grid_h100-16c", 5),
-    ("nvidia-l40s", "grid_l40s-8c", 6),
-    ("nvidia-a30", "grid_a30-4c", 6),
+    ("h100-pcie-80gb", "nvidia_h100-16c", 5),
+    ("nvidia-l40s", "nvidia_l40s-8c", 6),
+    ("nvidia-a30", "nvidia_a30-4c", 6),
 ];
 
 const PCI: [&str; 4] = ["0000:17:00.0", "0000:31:00.0", "0000:b1:00.0", "0000:ca:00.0"];
-const VIB: &str = "/vmfs/volumes/ds1/nvidia/NVD-VGPU-800_550.54.16-1OEM.800.1.0.20613240.vib";
+/// C-series types on vSphere come with the NVIDIA AI Enterprise host driver.
+const VIB: &str = "/vmfs/volumes/ds1/nvidia/NVD-AIE-800_550.54.16-1OEM.800.1.0.20613240.zip";
 const GUEST: &str = "guest { os linux  driver \"550.54.15\"  cuda \"12.4\"  license nls }";
 
 /// Bitfusion servers: the first passthrough VM of every `BITFUSION_EVERY`-th host, at most this many.
@@ -101,7 +102,7 @@ pub enum Violation {
     UnlicensedGuest,
     /// E1701: a guest driver from another branch than the host's manager.
     DriverBranch,
-    /// E1702: a CUDA version newer than the guest driver supports.
+    /// E1702: a CUDA version of a newer major than the guest driver supports.
     CudaDriver,
     /// E1801: vMotion on a passthrough VM.
     VmotionPassthrough,
@@ -293,7 +294,7 @@ fn write_host(out: &mut String, h: usize, shape: &HostShape, faults: &[Violation
     let vib = if has(Violation::RelativeVib) { VIB.trim_start_matches('/') } else { VIB };
     let _ = write!(
         out,
-        "host {name} {{\n  address \"{name}.fleet.example.com\"\n  esxi    \"8.0 U3\"\n  memory  {memory}\n  bios    {{ above_4g_decoding {above_4g} }}\n  nvidia  {{\n    vib       \"{vib}\"\n    release   \"17.1\"\n    scheduler equal_share\n  }}\n"
+        "host {name} {{\n  address \"{name}.fleet.example.com\"\n  esxi    \"8.0 U3\"\n  memory  {memory}\n  bios    {{ above_4g_decoding {above_4g}  sr_iov true }}\n  nvidia  {{\n    product   ai_enterprise\n    vib       \"{vib}\"\n    release   \"17.1\"\n    scheduler equal_share\n  }}\n"
     );
     let models = [pt_board, pt_board, vgpu_board, vgpu_board];
     let uses = ["passthrough", "passthrough", "vgpu", "vgpu"];
@@ -317,13 +318,11 @@ fn write_host(out: &mut String, h: usize, shape: &HostShape, faults: &[Violation
     // Passthrough VMs: the GPUs' framebuffer x 1.5 of memory, rounded to a power of two.
     for (i, (vm, gpus)) in shape.pt_vms(h).into_iter().enumerate() {
         let memory = if gpus.len() == 2 { 256 } else { 128 };
-        let _ = write!(out, "vm {vm} {{\n  host        {name}\n  memory      {memory}GiB\n  cpus        16\n");
+        let firmware = if i == 0 && has(Violation::BiosFirmware) { "bios" } else { "efi" };
+        let _ = write!(out, "vm {vm} {{\n  host        {name}\n  memory      {memory}GiB\n  cpus        16\n  firmware    {firmware}\n");
         let list: Vec<String> = gpus.iter().map(|g| format!("{name}.{g}")).collect();
         let _ = writeln!(out, "  passthrough {}", list.join(", "));
         if i == 0 {
-            if has(Violation::BiosFirmware) {
-                out.push_str("  firmware    bios\n");
-            }
             if has(Violation::PartialReservation) {
                 out.push_str("  reservation 32GiB\n");
             }
@@ -338,7 +337,10 @@ fn write_host(out: &mut String, h: usize, shape: &HostShape, faults: &[Violation
         }
         let _ = writeln!(out, "  {GUEST}\n}}\n");
         if i == 0 && has(Violation::SharedPassthrough) {
-            let _ = writeln!(out, "vm {vm}-thief {{\n  host        {name}\n  memory      64GiB\n  passthrough {name}.g0\n  {GUEST}\n}}\n");
+            let _ = writeln!(
+                out,
+                "vm {vm}-thief {{\n  host        {name}\n  memory      64GiB\n  firmware    efi\n  passthrough {name}.g0\n  {GUEST}\n}}\n"
+            );
         }
         if i == 0 && has(Violation::DuplicateVm) {
             let _ = writeln!(out, "vm {vm} {{\n  host   {name}\n  memory 8GiB\n}}\n");
@@ -361,21 +363,24 @@ fn write_host(out: &mut String, h: usize, shape: &HostShape, faults: &[Violation
             guest = guest.replace("550.54.15", "535.104.05");
         }
         if i == 3 && has(Violation::CudaDriver) {
-            guest = guest.replace("\"12.4\"", "\"12.6\"");
+            guest = guest.replace("\"12.4\"", "\"13.0\"");
         }
-        let _ = writeln!(out, "vm {vm} {{\n  host   {name}\n  memory {mem}GiB\n  cpus   8\n  vgpu   {ty}\n  {guest}\n}}\n");
+        let _ = writeln!(out, "vm {vm} {{\n  host   {name}\n  memory {mem}GiB\n  cpus   8\n  firmware efi\n  vgpu   {ty}\n  {guest}\n}}\n");
     }
     if has(Violation::VgpuOverCapacity) {
         // Pinned VMs are placed first: one more than the type allows on g2.
         for i in 0..=per_gpu {
             let _ = writeln!(
                 out,
-                "vm vg{h:05}-over{i} {{\n  host   {name}\n  memory 16GiB\n  vgpu   {vgpu_type} on {name}.g2\n  {GUEST}\n}}\n"
+                "vm vg{h:05}-over{i} {{\n  host   {name}\n  memory 16GiB\n  firmware efi\n  vgpu   {vgpu_type} on {name}.g2\n  {GUEST}\n}}\n"
             );
         }
     }
     if has(Violation::VgpuOnPassthroughGpu) {
-        let _ = writeln!(out, "vm vg{h:05}-pinned {{\n  host   {name}\n  memory 16GiB\n  vgpu   {vgpu_type} on {name}.g1\n  {GUEST}\n}}\n");
+        let _ = writeln!(
+            out,
+            "vm vg{h:05}-pinned {{\n  host   {name}\n  memory 16GiB\n  firmware efi\n  vgpu   {vgpu_type} on {name}.g1\n  {GUEST}\n}}\n"
+        );
     }
     if has(Violation::UnknownHost) {
         let _ = writeln!(out, "vm ghost{h:05} {{\n  host   esx{h:05}x\n  memory 8GiB\n}}\n");

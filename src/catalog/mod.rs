@@ -3,7 +3,7 @@
 //! diagnostics. Every figure keeps its source in the board's `sources` map.
 
 use crate::diagnostics::{Code, Diagnostic};
-use crate::quantity::ByteSize;
+use crate::quantity::{ByteSize, Version};
 use crate::source::{FileId, Span};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
@@ -42,15 +42,98 @@ pub enum Series {
     C,
 }
 
+/// The NVIDIA host driver a vSphere host runs: the product decides which vGPU series the
+/// host offers (NVIDIA vGPU 17 User Guide §2.1.1, §2.9.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Product {
+    /// "NVIDIA vGPU" (NVD-VGPU host driver): Q, B and A series.
+    Vgpu,
+    /// "NVIDIA AI Enterprise" (NVD-AIE host driver): C series (vGPU for Compute).
+    AiEnterprise,
+}
+
+impl Product {
+    pub fn title(self) -> &'static str {
+        match self {
+            Product::Vgpu => "NVIDIA vGPU",
+            Product::AiEnterprise => "NVIDIA AI Enterprise",
+        }
+    }
+
+    /// How the spec writes it.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Product::Vgpu => "vgpu",
+            Product::AiEnterprise => "ai_enterprise",
+        }
+    }
+}
+
+/// A GPU instance profile of a MIG-capable board (`3g.40gb`): how many memory slots it takes
+/// and where it may start (NVIDIA MIG User Guide, supported profiles and placements).
+#[derive(Clone, Debug)]
+pub struct MigInstance {
+    pub profile: String,
+    pub size: u32,
+    pub starts: Vec<u32>,
+    /// At most this many on one GPU (media-extension profiles), beyond what placement allows.
+    pub max: Option<u32>,
+}
+
+/// The MIG geometry of a board: slots to place GPU instances in.
+#[derive(Clone, Debug)]
+pub struct Mig {
+    pub slots: u32,
+    pub instances: Vec<MigInstance>,
+}
+
 #[derive(Clone, Debug)]
 pub struct VgpuType {
+    /// NVIDIA's name of the type, as in the vGPU user guide tables (`A40-8Q`).
     pub name: String,
+    /// The string vSphere shows and stores (`VirtualPCIPassthroughVmiopBackingInfo.vgpu`,
+    /// `pciPassthruN.vgpu`): `nvidia_a40-8q`, `grid_p100-8q`.
+    pub profile: String,
     pub series: Series,
     pub framebuffer: ByteSize,
     /// Most vGPUs of this type on one physical GPU in same-size (equal-size) mode.
     pub max: u32,
     /// The same in mixed-size mode, where NVIDIA publishes one.
     pub mixed_max: Option<u32>,
+    /// For a MIG-backed type: the index of its GPU instance profile in the board's `mig`.
+    pub gpu_instance: Option<usize>,
+    /// The first release that offers the type, when later than the board's.
+    pub first_release: Option<Version>,
+    /// Where the type's facts come from, when not the board's `vgpu` source.
+    pub source: Option<String>,
+}
+
+impl VgpuType {
+    /// The product whose host driver offers the type on vSphere: C-series only with NVIDIA AI
+    /// Enterprise (NVIDIA vGPU 17 User Guide §2.9.4: "C-series vGPU types are not available").
+    pub fn product(&self) -> Product {
+        if self.series == Series::C {
+            Product::AiEnterprise
+        } else {
+            Product::Vgpu
+        }
+    }
+
+    /// Whether `written` names this type: NVIDIA's name (with or without the `GRID ` prefix of
+    /// the older guides) or vSphere's profile string, in any case.
+    pub fn is_named(&self, written: &str) -> bool {
+        let written = written.trim();
+        let bare = written.get(..5).filter(|p| p.eq_ignore_ascii_case("grid ")).map_or(written, |_| written[5..].trim_start());
+        self.profile.eq_ignore_ascii_case(written) || self.name.eq_ignore_ascii_case(bare)
+    }
+}
+
+/// `a40-8q` from `nvidia_a40-8q` or `grid_a40-8q`: the profile without its vendor prefix, to
+/// recognise a profile written with the wrong prefix.
+pub fn profile_token(profile: &str) -> &str {
+    let lower_prefix = |p: &str| profile.get(..p.len()).is_some_and(|head| head.eq_ignore_ascii_case(p));
+    ["grid_", "nvidia_"].into_iter().find(|p| lower_prefix(p)).map_or(profile, |p| &profile[p.len()..])
 }
 
 #[derive(Clone, Debug)]
@@ -69,8 +152,16 @@ pub struct Board {
     /// NVIDIA's published "MMIO space required" for one GPU, where the board is listed.
     pub mmio: Option<ByteSize>,
     pub ecc_default: bool,
+    /// The host drivers that support the board on vSphere.
+    pub products: Vec<Product>,
+    /// The first and last NVIDIA vGPU software release that support the board.
+    pub first_release: Option<Version>,
+    pub last_release: Option<Version>,
+    pub mig: Option<Mig>,
     pub vgpu_types: Vec<VgpuType>,
     pub sources: BTreeMap<String, String>,
+    /// Where sources disagree, or what stays unconfirmed.
+    pub notes: Vec<String>,
     /// Where the board was defined (the built-in YAML or the user's file).
     pub span: Span,
 }
@@ -100,8 +191,19 @@ impl Board {
         self.mmio.unwrap_or(ByteSize(self.bar1.0.saturating_mul(2)))
     }
 
+    /// A type by NVIDIA's name or by vSphere's profile string.
     pub fn vgpu_type(&self, name: &str) -> Option<&VgpuType> {
-        self.vgpu_types.iter().find(|t| t.name.eq_ignore_ascii_case(name))
+        self.vgpu_types.iter().find(|t| t.is_named(name))
+    }
+
+    /// The type a misspelt profile means: `grid_a40-8q` for `nvidia_a40-8q`.
+    pub fn vgpu_type_by_token(&self, name: &str) -> Option<&VgpuType> {
+        let token = profile_token(name);
+        self.vgpu_types.iter().find(|t| profile_token(&t.profile).eq_ignore_ascii_case(token))
+    }
+
+    pub fn mig_instance(&self, kind: &VgpuType) -> Option<&MigInstance> {
+        Some(&self.mig.as_ref()?.instances[kind.gpu_instance?])
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> + Clone {
@@ -135,9 +237,9 @@ impl Catalog {
         self.boards.iter().flat_map(Board::names)
     }
 
-    /// Every vGPU type name of every board, for did-you-mean.
+    /// Every vGPU type of every board, by vSphere's profile string, for did-you-mean.
     pub fn all_vgpu_types(&self) -> impl Iterator<Item = &str> + Clone {
-        self.boards.iter().flat_map(|b| b.vgpu_types.iter().map(|t| t.name.as_str()))
+        self.boards.iter().flat_map(|b| b.vgpu_types.iter().map(|t| t.profile.as_str()))
     }
 
     /// The boards that offer a vGPU type of this name.
@@ -227,9 +329,20 @@ struct RawBoard {
     #[serde(default)]
     mmio: Option<String>,
     ecc_default: bool,
+    /// Both products when not given (a user's board of unknown support).
+    #[serde(default)]
+    products: Option<Vec<Product>>,
+    #[serde(default)]
+    first_release: Option<String>,
+    #[serde(default)]
+    last_release: Option<String>,
+    #[serde(default)]
+    mig: Option<RawMig>,
     #[serde(default)]
     vgpu_types: Vec<RawVgpuType>,
     sources: BTreeMap<String, String>,
+    #[serde(default)]
+    notes: Vec<String>,
 }
 
 fn one() -> u32 {
@@ -238,13 +351,37 @@ fn one() -> u32 {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawMig {
+    slots: u32,
+    instances: Vec<RawMigInstance>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMigInstance {
+    profile: String,
+    size: u32,
+    starts: Vec<u32>,
+    #[serde(default)]
+    max: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawVgpuType {
     name: String,
+    profile: String,
     series: Series,
     framebuffer: String,
     max: u32,
     #[serde(default)]
     mixed_max: Option<u32>,
+    #[serde(default)]
+    gpu_instance: Option<String>,
+    #[serde(default)]
+    first_release: Option<String>,
+    #[serde(default)]
+    source: Option<String>,
 }
 
 /// Parses and validates a catalog file. Shape errors come from serde_yaml with their line;
@@ -289,6 +426,17 @@ pub fn parse_boards(file: FileId, text: &str) -> Result<Vec<Board>, Vec<Diagnost
         if !rb.vgpu_types.is_empty() && !rb.sources.contains_key("vgpu") {
             problems.push(bad_field(at("sources"), &rb.id, "sources", "the vGPU types need a source: add `vgpu:`"));
         }
+        let mut version = |field: &str, value: Option<&str>| {
+            let text = value?;
+            let parsed = Version::parse(text);
+            if parsed.is_none() {
+                problems.push(bad_field(at(field), &rb.id, field, "write a vGPU software release such as \"17.0\""));
+            }
+            parsed
+        };
+        let first_release = version("first_release", rb.first_release.as_deref());
+        let last_release = version("last_release", rb.last_release.as_deref());
+        let mig = rb.mig.map(|m| mig_geometry(m, file, text, &rb.id, &mut problems));
         let mut types: Vec<VgpuType> = Vec::new();
         for rt in rb.vgpu_types {
             let tspan = locate(file, text, &rb.id, &rt.name);
@@ -307,7 +455,9 @@ pub fn parse_boards(file: FileId, text: &str) -> Result<Vec<Board>, Vec<Diagnost
                     ));
                 }
             }
-            if fb.0.saturating_mul(u64::from(rt.max)) > framebuffer.0 && framebuffer.0 > 0 {
+            // MIG-backed sizes are NVIDIA's rounded instance sizes (2 x 71 GB on a 141 GB H200):
+            // their bound is the MIG geometry, not the framebuffer.
+            if rt.gpu_instance.is_none() && fb.0.saturating_mul(u64::from(rt.max)) > framebuffer.0 && framebuffer.0 > 0 {
                 problems.push(bad_field(
                     tspan,
                     &rb.id,
@@ -318,12 +468,41 @@ pub fn parse_boards(file: FileId, text: &str) -> Result<Vec<Board>, Vec<Diagnost
             if types.iter().any(|t| t.name.eq_ignore_ascii_case(&rt.name)) {
                 problems.push(bad_field(tspan, &rb.id, &rt.name, "the type is listed twice"));
             }
+            if types.iter().any(|t| t.profile.eq_ignore_ascii_case(&rt.profile)) {
+                problems.push(bad_field(tspan, &rb.id, &rt.profile, "two types have this vSphere profile string"));
+            }
+            if !rt.profile.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+                problems.push(bad_field(tspan, &rb.id, &rt.name, "a vSphere profile string is letters, digits, `_` and `-`"));
+            }
+            let gpu_instance = rt.gpu_instance.as_deref().and_then(|instance| {
+                let found = mig.as_ref().and_then(|m| m.instances.iter().position(|i| i.profile == instance));
+                if found.is_none() {
+                    problems.push(bad_field(
+                        tspan,
+                        &rb.id,
+                        &rt.name,
+                        &format!("`gpu_instance: {instance}` is not a profile of the board's `mig.instances`"),
+                    ));
+                }
+                found
+            });
+            let type_release = rt.first_release.as_deref().and_then(|r| {
+                let parsed = Version::parse(r);
+                if parsed.is_none() {
+                    problems.push(bad_field(tspan, &rb.id, &rt.name, "write `first_release` as a release such as \"16.1\""));
+                }
+                parsed
+            });
             types.push(VgpuType {
-                name: rt.name.to_ascii_lowercase(),
+                name: rt.name,
+                profile: rt.profile.to_ascii_lowercase(),
                 series: rt.series,
                 framebuffer: fb,
                 max: rt.max,
                 mixed_max: rt.mixed_max,
+                gpu_instance,
+                first_release: type_release,
+                source: rt.source,
             });
         }
         boards.push(Board {
@@ -338,8 +517,13 @@ pub fn parse_boards(file: FileId, text: &str) -> Result<Vec<Board>, Vec<Diagnost
             bar1,
             mmio,
             ecc_default: rb.ecc_default,
+            products: rb.products.unwrap_or_else(|| vec![Product::Vgpu, Product::AiEnterprise]),
+            first_release,
+            last_release,
+            mig,
             vgpu_types: types,
             sources: rb.sources,
+            notes: rb.notes,
         });
     }
     if problems.is_empty() {
@@ -347,6 +531,24 @@ pub fn parse_boards(file: FileId, text: &str) -> Result<Vec<Board>, Vec<Diagnost
     } else {
         Err(problems)
     }
+}
+
+/// A board's MIG geometry, each placement within the board's slots.
+fn mig_geometry(raw: RawMig, file: FileId, text: &str, board: &str, problems: &mut Vec<Diagnostic>) -> Mig {
+    for instance in &raw.instances {
+        let fits = instance.size > 0 && instance.starts.iter().all(|&start| start.saturating_add(instance.size) <= raw.slots);
+        if !fits || instance.starts.is_empty() {
+            problems.push(bad_field(
+                locate(file, text, board, &instance.profile),
+                board,
+                &instance.profile,
+                &format!("every placement of a GPU instance lies within the board's {} slots", raw.slots),
+            ));
+        }
+    }
+    let instances =
+        raw.instances.into_iter().map(|i| MigInstance { profile: i.profile, size: i.size, starts: i.starts, max: i.max }).collect();
+    Mig { slots: raw.slots, instances }
 }
 
 fn bad_field(span: Span, board: &str, field: &str, why: &str) -> Diagnostic {

@@ -128,19 +128,37 @@ fn drivers(model: &Model, vm: &Vm, out: &mut Out) {
     };
     let Some(driver) = &guest.driver else { return };
     let windows = guest.os.as_ref().is_some_and(|o| o.value == GuestOs::Windows);
-    let minimum = if windows { windows_min } else { Some(linux_min) };
-    if let Some(min) = minimum.filter(|m| driver.value < *m) {
-        let os = if windows { "Windows" } else { "Linux" };
-        out.push(
-            Diagnostic::new(
-                Code::CudaDriver,
-                format!("CUDA {} needs {os} driver {min} or later; VM `{}` has {}", cuda.value, vm.name, driver.value),
-                driver.span,
-                format!("older than {min}"),
-            )
-            .with_label(cuda.span, format!("needs driver {min}"))
-            .with_help(format!("install driver {min} or later, or use an older CUDA"))
-            .with_note("CUDA Toolkit release notes, Table 3: minimum driver version for each CUDA toolkit (9.1: GA minimum 387.26)"),
-        );
+    let os = if windows { "Windows" } else { "Linux" };
+    let Some(min) = (if windows { windows_min } else { Some(linux_min) }).filter(|m| driver.value < *m) else { return };
+    // Minor-version compatibility: the driver of an older minor release of the same CUDA major
+    // runs the toolkit, with a limited feature set, so no error (and no contradiction with the
+    // guest-branch rule, which may hold the guest to an older branch).
+    if let Some((family_linux, family_windows, next)) = tables::cuda_family_minimum(&cuda.value) {
+        let family_min = if windows { family_windows } else { Some(family_linux) };
+        let below_next = next.is_none_or(|n| windows || tables::branch_of_driver(&driver.value) < n);
+        if family_min.is_some_and(|f| driver.value >= f) && below_next {
+            return;
+        }
     }
+    let family =
+        tables::cuda_family_minimum(&cuda.value).and_then(|(linux, windows_family, _)| if windows { windows_family } else { Some(linux) });
+    let help = match family {
+        Some(f) => format!(
+            "install driver {min} or later for all of CUDA {}, or {f} or later for CUDA {}.x with minor-version compatibility (a limited feature set)",
+            cuda.value,
+            cuda.value.major()
+        ),
+        None => format!("install driver {min} or later, or use an older CUDA"),
+    };
+    out.push(
+        Diagnostic::new(
+            Code::CudaDriver,
+            format!("CUDA {} needs {os} driver {} or later; VM `{}` has {}", cuda.value, family.unwrap_or(min), vm.name, driver.value),
+            driver.span,
+            format!("older than {}", family.unwrap_or(min)),
+        )
+        .with_label(cuda.span, format!("CUDA {} asks for driver {min} (minor-version compatibility: {})", cuda.value, family.map_or("none".to_string(), |f| f.to_string())))
+        .with_help(help)
+        .with_note("CUDA Toolkit Release Notes, \"Toolkit Driver Version\" table: minimum driver of each CUDA toolkit (9.1: GA minimum 387.26; the current table says 390.46); CUDA Compatibility, \"Minor Version Compatibility\": from CUDA 11.1, a family's minimum driver runs its later minors"),
+    );
 }

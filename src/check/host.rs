@@ -2,7 +2,7 @@
 //! host prerequisites), R14 (ECC) and R15 (scheduler).
 
 use super::{tables, Analysis, Out};
-use crate::catalog::Architecture;
+use crate::catalog::{Architecture, Product};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::model::{GpuId, GpuUse, GraphicsType, Host, Model, Scheduler, VgpuMode};
 
@@ -12,7 +12,9 @@ pub fn check(model: &Model, analysis: &mut Analysis, out: &mut Out) {
         let facts = &mut analysis.hosts[index];
         facts.needs_above_4g = above_4g(model, host, out);
         if !vgpu_gpus.is_empty() {
+            facts.needs_sr_iov = sr_iov(model, host, &vgpu_gpus, out);
             driver(host, out);
+            mig(model, host, &vgpu_gpus, out);
             facts.ecc_off = ecc(model, host, &vgpu_gpus, out);
             scheduler(model, host, &vgpu_gpus, out);
             mixed_size(model, host, &vgpu_gpus, out);
@@ -44,6 +46,94 @@ fn above_4g(model: &Model, host: &Host, out: &mut Out) -> bool {
         );
     }
     true
+}
+
+/// R6: vGPU on Ampere and later GPUs needs SR-IOV (with VT-d/IOMMU and ARI) in the server
+/// BIOS (NVIDIA vGPU 17 User Guide §2.2). Declared off is an error; undeclared, the plan
+/// carries a manual pre-flight step. Returns whether the host needs it.
+fn sr_iov(model: &Model, host: &Host, gpus: &[GpuId], out: &mut Out) -> bool {
+    let Some(&gpu) = gpus.iter().find(|&&g| model.board_of(g).is_some_and(|b| b.architecture >= Architecture::Ampere)) else {
+        return false;
+    };
+    if let Some(flag) = host.sr_iov.as_ref().filter(|f| !f.value) {
+        let board = model.board_of(gpu).map_or("GPU", |b| b.name.as_str());
+        out.push(
+            Diagnostic::new(
+                Code::SrIovDisabled,
+                format!("host `{}` has SR-IOV off, but vGPU on its {board} needs it", host.name),
+                flag.span,
+                "declared off",
+            )
+            .with_label(model.gpu(gpu).model_span, "Ampere or later: vGPUs run on SR-IOV virtual functions")
+            .with_help("enable SR-IOV, VT-d/IOMMU and ARI in the server BIOS, then write `sr_iov true`")
+            .with_note("NVIDIA vGPU 17 User Guide §2.2: with GPUs based on the NVIDIA Ampere architecture or later, VT-D/IOMMU, SR-IOV and Alternative Routing ID Interpretation (ARI) are enabled in the BIOS")
+            .with_note("without it the VM fails to power on: \"could not initialize plugin libnvidia-vgx.so for vGPU\""),
+        );
+    }
+    true
+}
+
+/// R11: `mode mig` only on a board with MIG, and (on vSphere) only with the NVIDIA AI
+/// Enterprise host driver (NVIDIA vGPU 17 User Guide §2.1.1).
+fn mig(model: &Model, host: &Host, gpus: &[GpuId], out: &mut Out) {
+    for &id in gpus {
+        let gpu = model.gpu(id);
+        if gpu.mode.value != VgpuMode::Mig {
+            continue;
+        }
+        let Some(board) = model.board_of(id) else { continue };
+        let product = host.nvidia.as_ref().map_or(Product::Vgpu, |n| n.product());
+        let (why, help) = if board.mig.is_none() {
+            (format!("the {} has no Multi-Instance GPU", board.name), "write `mode same_size` (or `mixed_size`) for this GPU".to_string())
+        } else if product != Product::AiEnterprise {
+            (
+                "MIG-backed vGPU on vSphere comes only with the NVIDIA AI Enterprise host driver".to_string(),
+                format!(
+                    "install the NVIDIA AI Enterprise host driver and write `product ai_enterprise` in the `nvidia` block of host `{}`",
+                    host.name
+                ),
+            )
+        } else {
+            continue;
+        };
+        out.push(
+            Diagnostic::new(Code::MigUnsupported, format!("GPU `{}` is in MIG mode, but {why}", model.gpu_label(id)), gpu.mode.span, "MIG mode")
+                .with_label(gpu.model_span, board.name.clone())
+                .with_help(help)
+                .with_note("NVIDIA Multi-Instance GPU User Guide, Supported GPUs; NVIDIA vGPU 17 User Guide §2.1.1: GPUs that support MIG are supported only on NVIDIA AI Enterprise"),
+        );
+    }
+}
+
+/// R13: the host driver file is of the product the spec names: NVIDIA's files are called
+/// NVD-AIE-... (NVIDIA AI Enterprise) and NVD-VGPU-... (NVIDIA vGPU).
+fn driver_file_product(nvidia: &crate::model::HostDriver, out: &mut Out) {
+    let Some(vib) = &nvidia.vib else { return };
+    let file = vib.value.rsplit('/').next().unwrap_or(&vib.value).to_ascii_uppercase();
+    let named = if file.contains("NVD-AIE") {
+        Product::AiEnterprise
+    } else if file.contains("NVD-VGPU") {
+        Product::Vgpu
+    } else {
+        return;
+    };
+    let product = nvidia.product();
+    if named == product {
+        return;
+    }
+    let mut d = Diagnostic::new(
+        Code::ProductDriverFile,
+        format!("the host driver file is an {} driver, but the host is declared {}", named.title(), product.title()),
+        vib.span,
+        format!("{} host driver file", named.title()),
+    )
+    .with_help(format!("write `product {}` (or name the {} host driver file)", named.keyword(), product.title()))
+    .with_note("NVIDIA names the ESXi host driver components after their product: NVD-VGPU for NVIDIA vGPU, NVD-AIE for NVIDIA AI Enterprise (vLCM component NVD-AIE-800)");
+    match &nvidia.product {
+        Some(p) => d = d.with_label(p.span, "declared here").with_fix(p.span, format!("product {}", named.keyword())),
+        None => d = d.with_note("no `product` means NVIDIA vGPU"),
+    }
+    out.push(d);
 }
 
 /// R13: an NVIDIA host driver with an absolute VIB path, on ESXi 6.5 U1 or later, and the
@@ -97,6 +187,7 @@ fn driver(host: &Host, out: &mut Out) {
             );
         }
     }
+    driver_file_product(nvidia, out);
     if let Some(vib) = nvidia.vib.as_ref().filter(|v| !v.value.starts_with('/')) {
         out.push(
             Diagnostic::new(Code::RelativeVib, "the NVIDIA VIB path is not absolute", vib.span, "relative path")

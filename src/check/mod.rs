@@ -33,6 +33,8 @@ pub struct VmFacts {
 pub struct HostFacts {
     /// A GPU of the host maps 16 GB or more, so BIOS above-4G decoding is needed (R6).
     pub needs_above_4g: bool,
+    /// A vGPU GPU of the host is Ampere or later, so SR-IOV must be on in the BIOS (R6).
+    pub needs_sr_iov: bool,
     /// vGPU GPUs whose ECC must be turned off (R14).
     pub ecc_off: Vec<GpuId>,
 }

@@ -88,6 +88,28 @@ pub fn cuda_minimum(cuda: &Version) -> Option<(Version, Option<Version>)> {
     rows.iter().find(|(c, _, _)| c.major() == cuda.major() && c.minor() == cuda.minor()).map(|&(_, linux, windows)| (linux, windows))
 }
 
+/// Minor-version compatibility: from CUDA 11, a toolkit of a major family runs (with a limited
+/// feature set) on the family's minimum driver, below the next family's (NVIDIA, "CUDA
+/// Compatibility", "CUDA 11 and Later Defaults to Minor Version Compatibility"; CUDA Toolkit
+/// 13.1 Release Notes §2, "Driver Range for Minor Version Compatibility"). 11.x: 450.80.02
+/// Linux / 452.39 Windows (the footnote for 11.0); 12.x: 525.60.13 (the 12.0 GA row); 13.x: 580
+/// (the 13.0 GA row, 580.65.06). Rows: (major, Linux minimum, Windows minimum, next major's
+/// branch).
+pub const CUDA_MINOR_COMPATIBILITY: &[(u32, &str, Option<&str>, Option<u32>)] =
+    &[(11, "450.80.02", Some("452.39"), Some(525)), (12, "525.60.13", None, Some(580)), (13, "580.65.06", None, None)];
+
+/// The family row of `cuda`'s major, when minor-version compatibility covers it: CUDA 11.1 and
+/// later (11.0 itself needs its own minimum).
+pub fn cuda_family_minimum(cuda: &Version) -> Option<(Version, Option<Version>, Option<u32>)> {
+    if cuda.major() < 11 || (cuda.major() == 11 && cuda.minor() == 0) {
+        return None;
+    }
+    CUDA_MINOR_COMPATIBILITY
+        .iter()
+        .find(|(major, ..)| *major == cuda.major())
+        .and_then(|(_, linux, windows, next)| Some((Version::parse(linux)?, windows.and_then(Version::parse), *next)))
+}
+
 /// Most passthrough devices one VM may have (Broadcom KB 309986, formerly VMware KB 1010789).
 pub fn passthrough_limit(esxi: EsxiVersion) -> u32 {
     match (esxi.major, esxi.minor, esxi.update) {
@@ -107,10 +129,23 @@ pub const VGPU_MIN_ESXI: EsxiVersion = EsxiVersion::new(6, 5, 1);
 /// vGPU vMotion arrived in vSphere 6.7 Update 1 (seed §6; William Lam; ref §9).
 pub const VGPU_VMOTION_MIN_ESXI: EsxiVersion = EsxiVersion::new(6, 7, 1);
 
-/// Several vGPUs per VM: vSphere 6.7 Update 3, at most four (vSphere 6.7 VM admin guide
-/// GUID-C597DC2A; ref §2).
+/// Several vGPUs per VM: vSphere 6.7 Update 3, at most four (vSphere 6.7 Virtual Machine
+/// Administration, "Add an NVIDIA GRID vGPU to a Virtual Machine"); eight from vSphere 8.0
+/// (VMware blog "vSphere 8 Expands Machine Learning Support: Device Groups for NVIDIA GPUs
+/// and NICs", 2022-08-16: "you can add up to 8 vGPUs to one VM").
 pub const MULTI_VGPU_MIN_ESXI: EsxiVersion = EsxiVersion::new(6, 7, 3);
-pub const MAX_VGPUS_PER_VM: usize = 4;
+pub const EIGHT_VGPUS_MIN_ESXI: EsxiVersion = EsxiVersion::new(8, 0, 0);
+
+/// Most vGPUs one VM may have on this ESXi.
+pub fn max_vgpus_per_vm(esxi: EsxiVersion) -> usize {
+    if esxi < MULTI_VGPU_MIN_ESXI {
+        1
+    } else if esxi < EIGHT_VGPUS_MIN_ESXI {
+        4
+    } else {
+        8
+    }
+}
 
 /// The persistent mixed-size mode (`esxcli graphics device set --vgpu-mode`) is in the
 /// ESXi 8.0 U3 reference; mixed-size vGPU itself is vGPU 17 (ref §4.2, §4.6).
@@ -124,8 +159,15 @@ pub const C_SERIES_RELEASE: u32 = 9;
 pub const TIME_SLICE_RELEASE: u32 = 9;
 
 /// Series other than the same type may share a same-size GPU from vGPU 17 when their
-/// framebuffers are equal (vGPU 17 UG; ref §5.2; the first such release is not confirmed).
+/// framebuffers are equal (NVIDIA vGPU 17 User Guide), on vSphere 8.0 U2 or later (VMware
+/// blog "What's new for GPUs in vSphere 8 Update 3", 2024-07-03).
 pub const SAME_SIZE_SERIES_MIX_RELEASE: u32 = 17;
+pub const SAME_SIZE_SERIES_MIX_MIN_ESXI: EsxiVersion = EsxiVersion::new(8, 0, 2);
+
+/// From vGPU 13 the ESXi host driver comes in two builds: NVIDIA vGPU (NVD-VGPU: Q, B and A
+/// series) and NVIDIA AI Enterprise (NVD-AIE: C series); NVIDIA AI Enterprise 1.0 shipped
+/// with vGPU 13.0 (NVIDIA vGPU 17 User Guide §2.1.1, §2.9.4).
+pub const AI_ENTERPRISE_SPLIT_RELEASE: u32 = 13;
 
 /// NLS client configuration tokens exist from about vGPU 13; vGPU 19 supports only NLS; the
 /// legacy license server is believed retired from 15.0 (unconfirmed) (ref §7.2).

@@ -9,7 +9,7 @@
 
 use super::host::{release_major, release_text};
 use super::{tables, Analysis, Out};
-use crate::catalog::{Board, Series, VgpuType};
+use crate::catalog::{Board, MigInstance, Product, Series, VgpuType};
 use crate::diagnostics::{suggest, Code, Diagnostic};
 use crate::model::{AssignmentPolicy, GpuId, GpuUse, Host, HostId, Model, VgpuMode, VmId};
 use crate::quantity::ByteSize;
@@ -38,15 +38,24 @@ impl Slot<'_> {
         ByteSize(self.occupants.iter().map(|o| o.kind.framebuffer.0).sum())
     }
 
+    /// The GPU instance profiles of the occupants, and `extra` if given.
+    fn instances<'b>(&'b self, extra: Option<&'b VgpuType>) -> Vec<&'b MigInstance> {
+        self.occupants.iter().map(|o| o.kind).chain(extra).filter_map(|k| self.board.mig_instance(k)).collect()
+    }
+
     /// Why this GPU cannot take one more vGPU of `kind`, or `None` when it can.
-    fn refusal(&self, kind: &VgpuType, release: Option<u32>) -> Option<Refusal> {
+    fn refusal(&self, kind: &VgpuType, host: &Host) -> Option<Refusal> {
+        if (self.mode == VgpuMode::Mig) != kind.gpu_instance.is_some() {
+            return Some(Refusal::MigMismatch);
+        }
         match self.mode {
             VgpuMode::SameSize => {
-                let series_may_mix = release.is_some_and(|r| r >= tables::SAME_SIZE_SERIES_MIX_RELEASE);
+                let series_may_mix = release_major(host).is_some_and(|r| r >= tables::SAME_SIZE_SERIES_MIX_RELEASE)
+                    && host.esxi.value >= tables::SAME_SIZE_SERIES_MIX_MIN_ESXI;
                 if let Some(other) =
                     self.occupants.iter().find(|o| o.kind.name != kind.name && !(series_may_mix && o.kind.framebuffer == kind.framebuffer))
                 {
-                    return Some(Refusal::OtherType(other.kind.name.clone()));
+                    return Some(Refusal::OtherType(other.kind.profile.clone()));
                 }
                 (self.count_of(&kind.name) >= kind.max).then_some(Refusal::Full(kind.max))
             }
@@ -57,6 +66,18 @@ impl Slot<'_> {
                 }
                 (self.used().0 + kind.framebuffer.0 > self.board.framebuffer.0).then_some(Refusal::Framebuffer)
             }
+            VgpuMode::Mig => {
+                if self.count_of(&kind.name) >= kind.max {
+                    return Some(Refusal::Full(kind.max));
+                }
+                let instance = self.board.mig_instance(kind)?;
+                let same = self.instances(None).iter().filter(|i| i.profile == instance.profile).count() as u32;
+                if instance.max.is_some_and(|max| same >= max) {
+                    return Some(Refusal::Full(instance.max.unwrap_or(0)));
+                }
+                let slots = self.board.mig.as_ref().map_or(0, |m| m.slots);
+                mig_layout(slots, &self.instances(Some(kind))).is_none().then_some(Refusal::MigSlots)
+            }
         }
     }
 
@@ -64,11 +85,13 @@ impl Slot<'_> {
     fn describe(&self, model: &Model) -> String {
         let mut kinds: Vec<(&str, u32, u32)> = Vec::new();
         for o in &self.occupants {
-            match kinds.iter_mut().find(|(n, _, _)| *n == o.kind.name) {
+            match kinds.iter_mut().find(|(n, _, _)| *n == o.kind.profile) {
                 Some(k) => k.1 += 1,
-                None => {
-                    kinds.push((&o.kind.name, 1, if self.mode == VgpuMode::MixedSize { o.kind.mixed_max.unwrap_or(0) } else { o.kind.max }))
-                }
+                None => kinds.push((
+                    &o.kind.profile,
+                    1,
+                    if self.mode == VgpuMode::MixedSize { o.kind.mixed_max.unwrap_or(0) } else { o.kind.max },
+                )),
             }
         }
         let held = if kinds.is_empty() {
@@ -76,15 +99,52 @@ impl Slot<'_> {
         } else {
             kinds.iter().map(|(n, c, m)| format!("{c} of at most {m} {n}")).collect::<Vec<_>>().join(", ")
         };
-        format!(
-            "{} ({}, {}): {held}, {} of {} framebuffer used",
-            model.gpu_label(self.gpu),
-            self.board.name,
-            mode_name(self.mode),
-            self.used(),
-            self.board.framebuffer
-        )
+        let used = match (self.mode, &self.board.mig) {
+            (VgpuMode::Mig, Some(mig)) => {
+                let instances = self.instances(None);
+                let taken: u32 = instances.iter().map(|i| i.size).sum();
+                let layout = mig_layout(mig.slots, &instances).unwrap_or_default();
+                let at: Vec<String> = instances
+                    .iter()
+                    .zip(layout)
+                    .map(|(i, start)| format!("{} in slots {}-{}", i.profile, start, start + i.size - 1))
+                    .collect();
+                let at = if at.is_empty() { String::new() } else { format!(" ({})", at.join(", ")) };
+                format!("{taken} of {} memory slots used{at}", mig.slots)
+            }
+            _ => format!("{} of {} framebuffer used", self.used(), self.board.framebuffer),
+        };
+        format!("{} ({}, {} mode): {held}, {used}", model.gpu_label(self.gpu), self.board.name, self.mode.describe())
     }
+}
+
+/// A placement of GPU instances in a MIG GPU's slots: each instance at one of its allowed
+/// start slots, none overlapping (NVIDIA MIG User Guide, "placements"). Returns the start of
+/// each instance, in the order given, or `None` when they do not fit together. The search is
+/// exhaustive over at most 8 slots, so it never misses a layout that exists.
+fn mig_layout(slots: u32, instances: &[&MigInstance]) -> Option<Vec<u32>> {
+    let mut order: Vec<usize> = (0..instances.len()).collect();
+    // Largest first: fewest choices, so the search ends early.
+    order.sort_by_key(|&i| std::cmp::Reverse(instances[i].size));
+    let mut starts = vec![0; instances.len()];
+    fn place(k: usize, order: &[usize], instances: &[&MigInstance], slots: u32, used: u64, starts: &mut [u32]) -> bool {
+        let Some(&i) = order.get(k) else { return true };
+        let instance = instances[i];
+        for &start in &instance.starts {
+            if start + instance.size > slots {
+                continue;
+            }
+            let mask = ((1u64 << instance.size) - 1) << start;
+            if used & mask == 0 {
+                starts[i] = start;
+                if place(k + 1, order, instances, slots, used | mask, starts) {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+    place(0, &order, instances, slots.min(64), 0, &mut starts).then_some(starts)
 }
 
 enum Refusal {
@@ -92,13 +152,10 @@ enum Refusal {
     Full(u32),
     NoMixedLimit,
     Framebuffer,
-}
-
-fn mode_name(mode: VgpuMode) -> &'static str {
-    match mode {
-        VgpuMode::SameSize => "same-size mode",
-        VgpuMode::MixedSize => "mixed-size mode",
-    }
+    /// A MIG-backed type on a time-sliced GPU, or a time-sliced type on a MIG GPU.
+    MigMismatch,
+    /// No placement of the GPU instances fits the GPU's slots.
+    MigSlots,
 }
 
 pub fn check(model: &Model, analysis: &mut Analysis, out: &mut Out) {
@@ -125,7 +182,8 @@ pub fn check(model: &Model, analysis: &mut Analysis, out: &mut Out) {
 
 fn place_host(model: &Model, host_id: HostId, vms: &[VmId], analysis: &mut Analysis, out: &mut Out) {
     let host = model.host(host_id);
-    let release = release_major(host);
+    // A type the host cannot offer is reported once per host, not once per VM.
+    let mut refused: Vec<&str> = Vec::new();
     let mut slots: Vec<Slot> = host
         .gpus
         .iter()
@@ -138,23 +196,23 @@ fn place_host(model: &Model, host_id: HostId, vms: &[VmId], analysis: &mut Analy
             let Some(pin) = &request.pinned else { continue };
             let Some(slot) = slots.iter_mut().find(|s| s.gpu == pin.value) else { continue };
             let Some(kind) = slot.board.vgpu_type(&request.type_name) else {
-                let names = slot.board.vgpu_types.iter().map(|t| t.name.as_str());
-                out.push(
+                let d = misspelt(slot.board, &request.type_name, request.span).unwrap_or_else(|| {
+                    let names = slot.board.vgpu_types.iter().map(|t| t.profile.as_str());
                     Diagnostic::new(
                         Code::VgpuTypeUnknown,
                         format!("`{}` is not a vGPU type of the {}", request.type_name, slot.board.name),
                         request.span,
                         format!("not offered by {}", slot.board.name),
                     )
-                    .with_label(model.gpu(pin.value).model_span, "the GPU's board")
-                    .with_help(suggest::help_for(&request.type_name, "vGPU type of this board", names)),
-                );
+                    .with_help(suggest::help_for(&request.type_name, "vGPU type of this board", names))
+                });
+                out.push(d.with_label(model.gpu(pin.value).model_span, "the GPU's board"));
                 continue;
             };
-            if !released(kind, host, request.span, out) {
+            if !offered(kind, slot.board, host, request.span, &mut refused, out) {
                 continue;
             }
-            if let Some(refusal) = slot.refusal(kind, release) {
+            if let Some(refusal) = slot.refusal(kind, host) {
                 out.push(over_capacity(model, slot, kind, request.span, vm_id, refusal));
             }
             slot.occupants.push(Occupant { vm: vm_id, kind, span: request.span });
@@ -172,10 +230,10 @@ fn place_host(model: &Model, host_id: HostId, vms: &[VmId], analysis: &mut Analy
                 continue;
             };
             let offering: Vec<usize> = (0..slots.len()).filter(|&s| slots[s].board.vgpu_type(&request.type_name).is_some()).collect();
-            if !released(kind, host, request.span, out) {
+            if !offered(kind, slots[offering[0]].board, host, request.span, &mut refused, out) {
                 continue;
             }
-            let open = offering.iter().copied().filter(|&s| slots[s].refusal(kind, release).is_none());
+            let open = offering.iter().copied().filter(|&s| slots[s].refusal(kind, host).is_none());
             let chosen = match host.assignment {
                 AssignmentPolicy::Performance => open.min_by_key(|&s| (slots[s].occupants.len(), s)),
                 AssignmentPolicy::Consolidation => open.min_by_key(|&s| (std::cmp::Reverse(slots[s].occupants.len()), s)),
@@ -185,8 +243,11 @@ fn place_host(model: &Model, host_id: HostId, vms: &[VmId], analysis: &mut Analy
                     slots[s].occupants.push(Occupant { vm: vm_id, kind, span: request.span });
                     analysis.vms[vm_id.index()].placements[i] = Some(slots[s].gpu);
                 }
-                None if offering.iter().all(|&s| matches!(slots[s].refusal(kind, release), Some(Refusal::NoMixedLimit))) => {
+                None if offering.iter().all(|&s| matches!(slots[s].refusal(kind, host), Some(Refusal::NoMixedLimit))) => {
                     out.push(over_capacity(model, &slots[offering[0]], kind, request.span, vm_id, Refusal::NoMixedLimit));
+                }
+                None if offering.iter().all(|&s| matches!(slots[s].refusal(kind, host), Some(Refusal::MigMismatch))) => {
+                    out.push(over_capacity(model, &slots[offering[0]], kind, request.span, vm_id, Refusal::MigMismatch));
                 }
                 None => {
                     let limit =
@@ -195,14 +256,14 @@ fn place_host(model: &Model, host_id: HostId, vms: &[VmId], analysis: &mut Analy
                         Code::NoRoom,
                         format!(
                             "no GPU of host `{}` has room for the {} of VM `{}` (at most {limit} per GPU)",
-                            host.name, kind.name, vm.name
+                            host.name, kind.profile, vm.name
                         ),
                         request.span,
                         "does not fit",
                     )
                     .with_help(format!(
                         "move VMs to another host, add a GPU, or use a smaller type; each physical GPU holds at most {limit} {}{}",
-                        kind.name,
+                        kind.profile,
                         if kind.max > 1 { "" } else { " (a full-framebuffer type)" }
                     ));
                     for &s in &offering {
@@ -215,23 +276,158 @@ fn place_host(model: &Model, host_id: HostId, vms: &[VmId], analysis: &mut Analy
     }
 }
 
-/// R9: C-series (vCS) types exist from vGPU 9.0.
-fn released(kind: &VgpuType, host: &Host, span: Span, out: &mut Out) -> bool {
-    let release = release_major(host);
-    if kind.series == Series::C && release.is_some_and(|r| r < tables::C_SERIES_RELEASE) {
-        out.push(
-            Diagnostic::new(
-                Code::VgpuTypeRelease,
-                format!("`{}` is a C-series (compute) type, which vGPU software {} does not offer", kind.name, release_text(host)),
-                span,
-                "needs vGPU 9.0 or later",
-            )
-            .with_help("use a Q-series type (e.g. the same size with `q`), or move the host to vGPU software 9.0 or later")
-            .with_note("vGPU 9.0 release notes: Virtual Compute Server (C-series vGPU types) is new in release 9.0"),
-        );
-        return false;
+/// R9: the host's release and product offer the board and the type: C-series from vGPU 9.0;
+/// the board between its first and last release; on vSphere from vGPU 13, C-series only with
+/// the NVIDIA AI Enterprise host driver and Q/B/A only with the NVIDIA vGPU one (NVIDIA vGPU
+/// 17 User Guide §2.1.1, §2.9.4). `refused` keeps one report per type and host.
+fn offered<'k>(kind: &'k VgpuType, board: &'k Board, host: &Host, span: Span, refused: &mut Vec<&'k str>, out: &mut Out) -> bool {
+    let Some(problem) = not_offered(kind, board, host) else { return true };
+    // A board the host's product or release cannot run is one mistake, however many types
+    // and VMs land on it: reported once, at the host's driver, with the first VM beside it.
+    let (key, at_host) = if problem.whole_board { (board.id.as_str(), true) } else { (kind.name.as_str(), false) };
+    if !refused.contains(&key) {
+        refused.push(key);
+        let nvidia = host.nvidia.as_ref();
+        let driver_span = nvidia.and_then(|n| n.product.as_ref().map(|p| p.span)).or(nvidia.map(|n| n.span));
+        let primary = driver_span.filter(|_| at_host).unwrap_or(span);
+        let mut d =
+            Diagnostic::new(problem.code, problem.message, primary, problem.label).with_help(problem.help).with_note(problem.source);
+        if primary != span {
+            d = d.with_label(span, format!("{} on the {}", kind.profile, board.name));
+        }
+        if let Some(release) = nvidia.and_then(|n| n.release.as_ref()) {
+            d = d.with_label(release.span, format!("vGPU software {}", release.value));
+        }
+        out.push(d);
     }
-    true
+    false
+}
+
+struct NotOffered {
+    /// The board as a whole is the problem, not one of its types.
+    whole_board: bool,
+    code: Code,
+    message: String,
+    label: String,
+    help: String,
+    source: &'static str,
+}
+
+fn not_offered(kind: &VgpuType, board: &Board, host: &Host) -> Option<NotOffered> {
+    let release = host.nvidia.as_ref().and_then(|n| n.release.as_ref()).map(|r| r.value);
+    let product = host.nvidia.as_ref().map_or(Product::Vgpu, |n| n.product());
+    let text = release_text(host);
+    if let Some(release) = release {
+        if kind.series == Series::C && release.major() < tables::C_SERIES_RELEASE {
+            return Some(NotOffered {
+                whole_board: false,
+                code: Code::VgpuTypeRelease,
+                message: format!("`{}` is a C-series (compute) type, which vGPU software {text} does not offer", kind.profile),
+                label: "needs vGPU 9.0 or later".into(),
+                help: "use a Q-series type (e.g. the same size with `q`), or move the host to vGPU software 9.0 or later".into(),
+                source: "NVIDIA Virtual GPU Software 9.0 Release Notes: Virtual Compute Server (C-series vGPU types) is new in release 9.0",
+            });
+        }
+        if let Some(first) = board.first_release.filter(|first| release < *first) {
+            return Some(NotOffered {
+                whole_board: true,
+                code: Code::VgpuTypeRelease,
+                message: format!("the {} is supported from vGPU software {first}; host `{}` runs {text}", board.name, host.name),
+                label: format!("needs vGPU {first} or later"),
+                help: format!("move the host to vGPU software {first} or later (a new host driver, and guest drivers of its branch)"),
+                source: "NVIDIA Virtual GPU Software Release Notes, Supported NVIDIA GPUs, for each release",
+            });
+        }
+        if let Some(last) = board.last_release.filter(|last| release.major() > last.major()) {
+            return Some(NotOffered {
+                whole_board: true,
+                code: Code::VgpuTypeRelease,
+                message: format!(
+                    "vGPU software {text} no longer supports the {}; the last release that does is {}.x",
+                    board.name,
+                    last.major()
+                ),
+                label: format!("support ended with {}.x", last.major()),
+                help: format!("stay on vGPU software {}.x for this GPU, or replace the GPU", last.major()),
+                source: "NVIDIA Virtual GPU Software Release Notes, Supported NVIDIA GPUs, for each release",
+            });
+        }
+        if let Some(first) = kind.first_release.filter(|first| release < *first) {
+            return Some(NotOffered {
+                whole_board: false,
+                code: Code::VgpuTypeRelease,
+                message: format!("`{}` is offered from vGPU software {first}; host `{}` runs {text}", kind.profile, host.name),
+                label: format!("needs vGPU {first} or later"),
+                help: format!("use another type of the {}, or move the host to vGPU software {first} or later", board.name),
+                source: "NVIDIA Virtual GPU Software User Guide of the release, Appendix A, vGPU types of the board",
+            });
+        }
+    }
+    let split = release.is_none_or(|r| r.major() >= tables::AI_ENTERPRISE_SPLIT_RELEASE);
+    if product == Product::AiEnterprise && !split {
+        return Some(NotOffered {
+            whole_board: true,
+            code: Code::VgpuProduct,
+            message: format!("NVIDIA AI Enterprise has no host driver for vGPU software {text}"),
+            label: "NVIDIA AI Enterprise host driver".into(),
+            help: format!(
+                "write `product vgpu` for vGPU software {text}, or move the host to vGPU software {}.0 or later",
+                tables::AI_ENTERPRISE_SPLIT_RELEASE
+            ),
+            source: "NVIDIA AI Enterprise 1.0 Release Notes: the first NVIDIA AI Enterprise release ships vGPU software 13.0",
+        });
+    }
+    if split && !board.products.contains(&product) {
+        let other = if product == Product::Vgpu { Product::AiEnterprise } else { Product::Vgpu };
+        return Some(NotOffered {
+            whole_board: true,
+            code: Code::VgpuProduct,
+            message: format!("the {} is not supported by the {} host driver on vSphere", board.name, product.title()),
+            label: format!("{} host driver", product.title()),
+            help: format!(
+                "install the {} host driver on host `{}` and write `product {}` in its `nvidia` block",
+                other.title(),
+                host.name,
+                other.keyword()
+            ),
+            source: "NVIDIA vGPU 17 User Guide §2.1.1: GPUs that support MIG are supported only on NVIDIA AI Enterprise",
+        });
+    }
+    if split && kind.product() != product {
+        let wanted = kind.product();
+        return Some(NotOffered {
+                whole_board: false,
+            code: Code::VgpuProduct,
+            message: format!("`{}` is a {:?}-series type, which the {} host driver does not offer on vSphere", kind.profile, kind.series, product.title()),
+            label: format!("needs {}", wanted.title()),
+            help: format!(
+                "install the {} host driver on host `{}` (write `product {}` in its `nvidia` block), or use a type of the {} series",
+                wanted.title(),
+                host.name,
+                wanted.keyword(),
+                if product == Product::Vgpu { "Q, B or A" } else { "C" }
+            ),
+            source: "NVIDIA vGPU 17 User Guide §2.9.4: NVIDIA vGPU software does not support vCS on VMware vSphere; C-series vGPU types are not available for selection",
+        });
+    }
+    None
+}
+
+/// A profile written with the other vendor prefix (`grid_a40-8q` for `nvidia_a40-8q`): the
+/// VM would not power on, so the diagnostic offers the right string as a fix.
+fn misspelt(board: &Board, written: &str, span: Span) -> Option<Diagnostic> {
+    let kind = board.vgpu_type_by_token(written)?;
+    Some(
+        Diagnostic::new(
+            Code::VgpuTypeUnknown,
+            format!("vSphere names this vGPU type of the {} `{}`, not `{written}`", board.name, kind.profile),
+            span,
+            "not vSphere's profile string",
+        )
+        .with_help(format!("write `{}` (or NVIDIA's name `{}`)", kind.profile, kind.name))
+        .with_fix(span, kind.profile.clone())
+        .with_note("the .vmx and vCenter store the profile string exactly; with another one vCenter reports \"No graphics device is available for vGPU\" and the VM does not power on"),
+    )
 }
 
 fn unknown_on_host(model: &Model, host: &Host, name: &str, span: Span, out: &mut Out) {
@@ -256,13 +452,13 @@ fn unknown_on_host(model: &Model, host: &Host, name: &str, span: Span, out: &mut
         );
         return;
     }
-    let mut host_types: Vec<&str> = host
-        .gpus
-        .iter()
-        .filter(|&&g| model.gpu(g).usage.value == GpuUse::Vgpu)
-        .filter_map(|&g| model.board_of(g))
-        .flat_map(|b| b.vgpu_types.iter().map(|t| t.name.as_str()))
-        .collect();
+    let host_boards: Vec<&Board> =
+        host.gpus.iter().filter(|&&g| model.gpu(g).usage.value == GpuUse::Vgpu).filter_map(|&g| model.board_of(g)).collect();
+    if let Some(d) = host_boards.iter().find_map(|b| misspelt(b, name, span)) {
+        out.push(d);
+        return;
+    }
+    let mut host_types: Vec<&str> = host_boards.iter().flat_map(|b| b.vgpu_types.iter().map(|t| t.profile.as_str())).collect();
     host_types.sort_unstable();
     host_types.dedup();
     let boards: Vec<&str> = model.catalog.boards_with_type(name).map(|b| model.catalog.board(b).name.as_str()).collect();
@@ -276,9 +472,11 @@ fn unknown_on_host(model: &Model, host: &Host, name: &str, span: Span, out: &mut
         None if host_types.is_empty() => format!("host `{}` has no GPU with `use vgpu`; declare one, or pick a host that has", host.name),
         None => suggest::help_for(name, "vGPU type on this host", host_types.iter().copied()),
     };
-    out.push(Diagnostic::new(Code::VgpuTypeUnknown, message, span, "no GPU of this host offers it").with_help(help).with_note(
-        "vGPU types are per board: `grid_<board>-<framebuffer><series>`, e.g. `grid_p100-8q` only exists on a Tesla P100 16 GB",
-    ));
+    out.push(
+        Diagnostic::new(Code::VgpuTypeUnknown, message, span, "no GPU of this host offers it")
+            .with_help(help)
+            .with_note("vGPU types are per board: `gpuc catalog --board <model>` lists each type's NVIDIA name and vSphere profile string"),
+    );
 }
 
 fn over_capacity(model: &Model, slot: &Slot, kind: &VgpuType, span: Span, vm: VmId, refusal: Refusal) -> Diagnostic {
@@ -290,7 +488,7 @@ fn over_capacity(model: &Model, slot: &Slot, kind: &VgpuType, span: Span, vm: Vm
             format!(
                 "GPU `{label}` would hold {} x {}; the type allows at most {max} per physical GPU",
                 slot.count_of(&kind.name) + 1,
-                kind.name
+                kind.profile
             ),
             span,
             format!("vGPU {} of at most {max}", slot.count_of(&kind.name) + 1),
@@ -302,20 +500,43 @@ fn over_capacity(model: &Model, slot: &Slot, kind: &VgpuType, span: Span, vm: Vm
             Code::MixedTypes,
             format!("GPU `{label}` already holds `{other}`; in same-size mode every vGPU on a GPU has the same type"),
             span,
-            format!("`{}` differs from `{other}`", kind.name),
+            format!("`{}` differs from `{other}`", kind.profile),
         )
         .with_help(format!(
             "pin VM `{vm_name}` on another GPU, use `{other}`, or (vGPU 17 and ESXi 8.0 U3) write `mode mixed_size` on the GPU"
         )),
         Refusal::NoMixedLimit => Diagnostic::new(
             Code::MixedSizeType,
-            format!("`{}` has no mixed-size limit for the {}", kind.name, slot.board.name),
+            format!("`{}` has no mixed-size limit for the {}", kind.profile, slot.board.name),
             span,
             "not known to run in mixed-size mode",
         )
         .with_help(
             "use a type that NVIDIA lists for mixed-size mode on this board, or `mode same_size`; a catalog entry can add `mixed_max`",
         ),
+        Refusal::MigMismatch if kind.gpu_instance.is_some() => Diagnostic::new(
+            Code::MigMismatch,
+            format!("`{}` is a MIG-backed type, but GPU `{label}` is time-sliced", kind.profile),
+            span,
+            "needs a GPU in MIG mode",
+        )
+        .with_help(format!("write `mode mig` on `{label}` (then every vGPU on it is MIG-backed), or use a time-sliced type")),
+        Refusal::MigMismatch => Diagnostic::new(
+            Code::MigMismatch,
+            format!("`{}` is a time-sliced type, but GPU `{label}` is in MIG mode", kind.profile),
+            span,
+            "needs a time-sliced GPU",
+        )
+        .with_help(format!("use a MIG-backed type (`gpuc catalog --board {}` lists them), or remove `mode mig` from `{label}`", slot.board.id))
+        .with_note("NVIDIA AI Enterprise User Guide: a GPU in MIG mode runs only MIG-backed vGPUs; time-sliced and MIG-backed vGPUs cannot share a GPU"),
+        Refusal::MigSlots => Diagnostic::new(
+            Code::VgpuCapacity,
+            format!("GPU `{label}` has no free MIG placement for the GPU instance of `{}`", kind.profile),
+            span,
+            "does not fit the GPU's MIG geometry",
+        )
+        .with_help(format!("pin VM `{vm_name}` on another GPU in MIG mode, or use a smaller MIG-backed type"))
+        .with_note("NVIDIA Multi-Instance GPU User Guide, Supported MIG Profiles: each GPU instance profile has fixed start slots and sizes"),
         Refusal::Framebuffer => Diagnostic::new(
             Code::VgpuCapacity,
             format!(
@@ -335,7 +556,7 @@ fn over_capacity(model: &Model, slot: &Slot, kind: &VgpuType, span: Span, vm: Vm
             continue;
         }
         labelled.push(o.span);
-        d = d.with_label(o.span, format!("{} on `{label}` ({})", o.kind.name, model.vm(o.vm).name));
+        d = d.with_label(o.span, format!("{} on `{label}` ({})", o.kind.profile, model.vm(o.vm).name));
     }
     d.with_note(slot.describe(model)).with_note("NVIDIA vGPU User Guide, vGPU types table of the board: the maximum vGPUs per physical GPU")
 }
@@ -349,22 +570,23 @@ fn multi_vgpu(model: &Model, id: VmId, out: &mut Out) {
     }
     let Some(host) = vm.host.map(|h| model.host(h)) else { return };
     let esxi = host.esxi.value;
-    if esxi < tables::MULTI_VGPU_MIN_ESXI || vm.vgpus.len() > tables::MAX_VGPUS_PER_VM {
-        let (extra, why) = if esxi < tables::MULTI_VGPU_MIN_ESXI {
-            (&vm.vgpus[1], format!("ESXi {esxi} allows one vGPU per VM; several need 6.7 U3"))
+    let max = tables::max_vgpus_per_vm(esxi);
+    if vm.vgpus.len() > max {
+        let why = if max == 1 {
+            format!("ESXi {esxi} allows one vGPU per VM; several need 6.7 U3")
         } else {
-            (&vm.vgpus[tables::MAX_VGPUS_PER_VM], format!("a VM has at most {} vGPUs", tables::MAX_VGPUS_PER_VM))
+            format!("ESXi {esxi} allows at most {max} vGPUs per VM")
+        };
+        let help = if esxi < tables::EIGHT_VGPUS_MIN_ESXI {
+            "give the VM fewer vGPUs (or one larger type), or upgrade ESXi (6.7 U3: 4 vGPUs per VM; 8.0: 8)"
+        } else {
+            "give the VM fewer vGPUs, or one larger type"
         };
         out.push(
-            Diagnostic::new(
-                Code::TooManyVgpus,
-                format!("VM `{}` has {} vGPUs: {why}", vm.name, vm.vgpus.len()),
-                extra.span,
-                "one vGPU too many",
-            )
-            .with_label(host.esxi.span, "host ESXi version")
-            .with_help("give the VM fewer vGPUs (or one larger type), or upgrade ESXi to 6.7 U3 or later")
-            .with_note("vSphere 6.7 VM administration guide: up to four vGPUs per VM from 6.7 Update 3"),
+            Diagnostic::new(Code::TooManyVgpus, format!("VM `{}` has {} vGPUs: {why}", vm.name, vm.vgpus.len()), vm.vgpus[max].span, "one vGPU too many")
+                .with_label(host.esxi.span, "host ESXi version")
+                .with_help(help)
+                .with_note("vSphere 6.7 Update 3: up to four vGPUs per VM; vSphere 8.0: up to eight (VMware blog \"vSphere 8 Expands Machine Learning Support: Device Groups for NVIDIA GPUs and NICs\")"),
         );
     }
     let boards_and_types: Vec<(&Board, &VgpuType, Span)> = vm
@@ -395,7 +617,7 @@ fn multi_vgpu(model: &Model, id: VmId, out: &mut Out) {
             out.push(
                 Diagnostic::new(
                     Code::MultiVgpuType,
-                    format!("VM `{}` has several vGPUs, but `{}` cannot be one of them", vm.name, kind.name),
+                    format!("VM `{}` has several vGPUs, but `{}` cannot be one of them", vm.name, kind.profile),
                     span,
                     "not a full-framebuffer Q or C type",
                 )
@@ -420,9 +642,9 @@ fn multi_vgpu(model: &Model, id: VmId, out: &mut Out) {
                     Code::MultiVgpuMixed,
                     format!("the vGPUs of VM `{}` differ in board or series", vm.name),
                     span,
-                    format!("{} ({}, {:?}-series)", kind.name, board.name, kind.series),
+                    format!("{} ({}, {:?}-series)", kind.profile, board.name, kind.series),
                 )
-                .with_label(first_span, format!("{} ({}, {:?}-series)", first_kind.name, first_board.name, first_kind.series))
+                .with_label(first_span, format!("{} ({}, {:?}-series)", first_kind.profile, first_board.name, first_kind.series))
                 .with_help("give the VM vGPUs of one board type and one series")
                 .with_note("NVIDIA vGPU 17 User Guide: all vGPUs in one VM must be of the same board type and series"),
             );

@@ -2,7 +2,7 @@
 //! device limit) and R18 (mobility).
 
 use super::{tables, Analysis, Out};
-use crate::catalog::Board;
+use crate::catalog::{Board, Series, VgpuType};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::model::{Firmware, Model, Vm, VmId};
 use crate::quantity::{ByteSize, GIB};
@@ -18,8 +18,8 @@ pub fn check(model: &Model, analysis: &mut Analysis, out: &mut Out) {
         let vm = model.vm(id);
         let devices = devices(model, analysis, id);
         let facts = &mut analysis.vms[id.index()];
-        facts.efi = devices.iter().any(|(b, _)| b.large_bar());
         facts.mmio = mmio(vm, &devices, out);
+        facts.efi = devices.iter().any(|d| d.needs_efi()) || facts.mmio.is_some();
         firmware(vm, facts.efi, &devices, out);
         facts.reservation = reservation(vm, out);
         passthrough_limit(model, vm, out);
@@ -28,35 +28,88 @@ pub fn check(model: &Model, analysis: &mut Analysis, out: &mut Out) {
     host_memory(model, analysis, out);
 }
 
-/// The boards behind a VM's GPUs, one per device, with the span that brought each in:
-/// passthrough GPUs, and vGPUs on the GPU they were placed on (a vGPU VM on a large-BAR
-/// board needs the same settings as passthrough; ref §2, Denneman's requirements table).
-fn devices<'m>(model: &'m Model, analysis: &Analysis, id: VmId) -> Vec<(&'m Board, Span)> {
+/// A GPU device of a VM: a passthrough GPU, or a vGPU (with its type) on the GPU it was
+/// placed on, with the span that brought it in.
+#[derive(Clone, Copy)]
+pub struct Device<'m> {
+    pub board: &'m Board,
+    pub span: Span,
+    pub vgpu: Option<&'m VgpuType>,
+}
+
+/// The most a VM may map below 4 GB without the 64-bit MMIO window, and the smallest window of
+/// a C-series vGPU VM (NVIDIA AI Enterprise, "Using NVIDIA vGPU (C-Series)": "The VM's MMIO
+/// space must be increased 64GB or more").
+const C_SERIES_MIN_MMIO: ByteSize = ByteSize::gib(64);
+
+/// A vGPU on a GPU that requires 64 GB or more of MMIO space, in a VM of 32 GB or more of
+/// memory, needs the GPU's whole requirement (same document, "on GPUs Requiring 64GB or More
+/// of MMIO Space with Large-Memory VMs").
+const LARGE_MMIO_GPU: ByteSize = ByteSize::gib(64);
+const LARGE_MEMORY_VM: ByteSize = ByteSize::gib(32);
+
+impl Device<'_> {
+    /// EFI: a passthrough GPU with BAR1 over 256 MB (Broadcom KB 2142307), or any C-series
+    /// vGPU ("64-bit MMIO and EFI boot must be enabled for the VM").
+    fn needs_efi(&self) -> bool {
+        match self.vgpu {
+            None => self.board.large_bar(),
+            Some(kind) => kind.series == Series::C,
+        }
+    }
+
+    /// The 64-bit MMIO this device asks of a VM with `memory`.
+    fn mmio_need(&self, memory: ByteSize) -> ByteSize {
+        let Some(kind) = self.vgpu else { return self.board.mmio_need() };
+        let board_need = self.board.mmio.filter(|m| *m >= LARGE_MMIO_GPU && memory >= LARGE_MEMORY_VM).unwrap_or(ByteSize(0));
+        if kind.series == Series::C {
+            board_need.max(C_SERIES_MIN_MMIO)
+        } else {
+            board_need
+        }
+    }
+
+    /// Why the device needs what it needs, for notes.
+    fn source(&self) -> &'static str {
+        match self.vgpu {
+            None if self.board.mmio.is_some() => "NVIDIA's MMIO table",
+            None => "2 x BAR1",
+            Some(kind) if kind.series == Series::C => "C-series vGPU: 64 GB or the GPU's requirement",
+            Some(_) => "vGPU on a GPU requiring 64 GB or more, in a VM of 32 GB or more",
+        }
+    }
+}
+
+/// The devices behind a VM's GPUs: passthrough GPUs, and vGPUs on the GPU they were placed on.
+fn devices<'m>(model: &'m Model, analysis: &Analysis, id: VmId) -> Vec<Device<'m>> {
     let vm = model.vm(id);
-    let passthrough = vm.passthrough.iter().filter_map(|g| model.board_of(g.value).map(|b| (b, g.span)));
+    let passthrough = vm.passthrough.iter().filter_map(|g| model.board_of(g.value).map(|board| Device { board, span: g.span, vgpu: None }));
     let placements = &analysis.vm(id).placements;
     let vgpus = vm.vgpus.iter().enumerate().filter_map(|(i, r)| {
         let gpu = placements.get(i).copied().flatten().or(r.pinned.as_ref().map(|p| p.value))?;
-        model.board_of(gpu).map(|b| (b, r.span))
+        let board = model.board_of(gpu)?;
+        Some(Device { board, span: r.span, vgpu: board.vgpu_type(&r.type_name) })
     });
     passthrough.chain(vgpus).collect()
 }
 
-/// R4: `mmio_gb = next_pow2(sum of per-GPU needs)`, where a GPU's need is NVIDIA's published
-/// figure, else 2 x BAR1 (ref §3.2). The guide's worked examples hold: two 16 GB P100s give
-/// 64, one V100 32 GB gives 64 (seed §5.2.2).
-pub fn required_mmio(devices: &[(&Board, Span)]) -> Option<ByteSize> {
-    let mapped: u64 = devices.iter().map(|(b, _)| b.bar1.0 + crate::catalog::BAR0_PLUS_BAR3.0).sum();
-    if mapped <= MMIO_WITHOUT_WINDOW.0 {
+/// R4: `mmio_gb = next_pow2(sum of per-device needs)`. A passthrough GPU needs NVIDIA's
+/// published figure, else 2 x BAR1, once the VM maps more than 16 GB (Broadcom KB 2142307;
+/// the guide's worked examples hold: two 16 GB P100s give 64, one V100 32 GB gives 64). A vGPU
+/// needs what NVIDIA AI Enterprise states for vGPU VMs (see [`Device::mmio_need`]); summing
+/// several vGPUs is this compiler's conservative choice (no source sizes several).
+pub fn required_mmio(devices: &[Device], memory: ByteSize) -> Option<ByteSize> {
+    let mapped: u64 = devices.iter().filter(|d| d.vgpu.is_none()).map(|d| d.board.bar1.0 + crate::catalog::BAR0_PLUS_BAR3.0).sum();
+    let need: u64 = devices.iter().filter(|d| d.vgpu.is_some() || mapped > MMIO_WITHOUT_WINDOW.0).map(|d| d.mmio_need(memory).0).sum();
+    if need == 0 {
         return None;
     }
-    let need: u64 = devices.iter().map(|(b, _)| b.mmio_need().0).sum();
     let gib = need.div_ceil(GIB).max(1);
     Some(ByteSize::gib(gib.checked_next_power_of_two().unwrap_or(gib)))
 }
 
-fn mmio(vm: &Vm, devices: &[(&Board, Span)], out: &mut Out) -> Option<ByteSize> {
-    let required = required_mmio(devices);
+fn mmio(vm: &Vm, devices: &[Device], out: &mut Out) -> Option<ByteSize> {
+    let required = required_mmio(devices, vm.memory.value);
     let Some(declared) = &vm.mmio else { return required };
     let gib = declared.value.0 / GIB;
     if declared.value.0 % GIB != 0 || !gib.is_power_of_two() {
@@ -81,10 +134,10 @@ fn mmio(vm: &Vm, devices: &[(&Board, Span)], out: &mut Out) -> Option<ByteSize> 
                 format!("smaller than {req}"),
             )
             .with_help(format!("write `mmio {req}`, or leave `mmio` out and the compiler computes it"))
-            .with_note(breakdown(devices, req))
+            .with_note(breakdown(devices, vm.memory.value, req))
             .with_note("too small a window fails at power-on with \"Module 'DevicePowerOn' power on failed.\"");
-            for (board, span) in devices {
-                d = d.with_label(*span, format!("{} needs {}", board.name, board.mmio_need()));
+            for device in devices {
+                d = d.with_label(device.span, format!("{} needs {}", device.board.name, device.mmio_need(vm.memory.value)));
             }
             out.push(d);
             return required;
@@ -94,36 +147,68 @@ fn mmio(vm: &Vm, devices: &[(&Board, Span)], out: &mut Out) -> Option<ByteSize> 
 }
 
 /// "2 x 32GiB = 64GiB, rounded up to a power of two: 64GiB".
-fn breakdown(devices: &[(&Board, Span)], total: ByteSize) -> String {
+fn breakdown(devices: &[Device], memory: ByteSize, total: ByteSize) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut i = 0;
     while i < devices.len() {
-        let board = devices[i].0;
-        let n = devices[i..].iter().take_while(|(b, _)| b.id == board.id).count();
-        let source = if board.mmio.is_some() { "NVIDIA's MMIO table" } else { "2 x BAR1" };
-        parts.push(format!("{n} x {} ({}, {source})", board.mmio_need(), board.name));
+        let first = devices[i];
+        let same = |d: &Device| d.board.id == first.board.id && d.mmio_need(memory) == first.mmio_need(memory);
+        let n = devices[i..].iter().take_while(|d| same(d)).count();
+        parts.push(format!("{n} x {} ({}, {})", first.mmio_need(memory), first.board.name, first.source()));
         i += n;
     }
     format!("64-bit MMIO needed: {}, rounded up to a power of two: {total}", parts.join(" + "))
 }
 
-fn firmware(vm: &Vm, efi: bool, devices: &[(&Board, Span)], out: &mut Out) {
-    let Some(fw) = &vm.firmware else { return };
-    if fw.value != Firmware::Bios || !efi {
+/// R5: a VM whose devices need EFI boots EFI, and says so: firmware is never switched behind
+/// the user's back, because a guest installed under BIOS does not boot after the switch.
+fn firmware(vm: &Vm, efi: bool, devices: &[Device], out: &mut Out) {
+    if !efi {
         return;
     }
-    let Some(&(board, span)) = devices.iter().find(|(b, _)| b.large_bar()) else { return };
-    out.push(
-        Diagnostic::new(
-            Code::BiosFirmware,
-            format!("VM `{}` boots BIOS, but its {} needs EFI", vm.name, board.name),
-            fw.span,
-            "BIOS firmware",
-        )
-        .with_label(span, format!("BAR1 of {}: more than 256 MB", board.bar1))
-        .with_help("write `firmware efi` (install the guest OS after switching; an installed BIOS guest does not boot from EFI)")
-        .with_note("seed §5.2.1: the guest must boot EFI or UEFI for GPUs that map large PCI MMIO regions"),
-    );
+    let cause = devices.iter().find(|d| d.needs_efi()).or(devices.first());
+    let why = |d: &Device| match d.vgpu {
+        Some(kind) if kind.series == Series::C => format!("{}: a C-series vGPU boots EFI", kind.profile),
+        Some(kind) => format!("{}: its 64-bit MMIO window needs EFI", kind.profile),
+        None => format!("BAR1 of {}: more than 256 MB", d.board.bar1),
+    };
+    match &vm.firmware {
+        Some(fw) if fw.value == Firmware::Bios => {
+            let mut d = Diagnostic::new(
+                Code::BiosFirmware,
+                format!("VM `{}` boots BIOS, but its {} needs EFI", vm.name, cause.map_or("GPU", |d| d.board.name.as_str())),
+                fw.span,
+                "BIOS firmware",
+            )
+            .with_help("write `firmware efi` (install the guest OS after switching; an installed BIOS guest does not boot from EFI)")
+            .with_fix(fw.span, "firmware efi")
+            .with_note(
+                "Broadcom KB 2142307 (VMDirectPath I/O requirements): GPUs that map large PCI MMIO regions need the guest to boot EFI; NVIDIA AI Enterprise, \"Using NVIDIA vGPU (C-Series)\": 64-bit MMIO and EFI boot must be enabled for the VM",
+            );
+            if let Some(c) = cause {
+                d = d.with_label(c.span, why(c));
+            }
+            out.push(d);
+        }
+        Some(_) => {}
+        None if vm.incomplete => {}
+        None => {
+            let mut d = Diagnostic::new(
+                Code::FirmwareUndeclared,
+                format!("VM `{}` needs EFI firmware, but its firmware is not declared", vm.name),
+                vm.memory.span,
+                "no `firmware` in this VM",
+            )
+            .with_help("add `firmware efi` to the VM: gpuc does not switch firmware silently")
+            .with_fix(Span::new(vm.memory.span.file, vm.memory.span.end as usize, vm.memory.span.end as usize), "\n  firmware efi")
+            .with_note("a guest OS installed under BIOS does not boot after the VM is switched to EFI: reinstall it, or convert its boot disk, first")
+            .with_note("set it in the vSphere Client, VM Options > Boot Options > Firmware (ESXi drops `firmware` given as a configuration parameter)");
+            if let Some(c) = cause {
+                d = d.with_label(c.span, why(c));
+            }
+            out.push(d);
+        }
+    }
 }
 
 /// R7: a GPU VM reserves all its memory (`sched.mem.min` = `memSize`, seed §5.2.5).

@@ -24,6 +24,13 @@ pub struct Label {
     pub text: String,
 }
 
+/// A replacement the user can apply as it stands: the editor's quick fix, the help's "write".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fix {
+    pub span: Span,
+    pub replacement: String,
+}
+
 /// One finding: a code, a message, a primary label on the offending span, secondary labels
 /// on the other places involved, a help line that says what to write instead, and notes
 /// (facts such as each GPU's occupancy, or the vCenter error the rule prevents).
@@ -35,6 +42,7 @@ pub struct Diagnostic {
     pub secondary: Vec<Label>,
     pub help: String,
     pub notes: Vec<String>,
+    pub fix: Option<Fix>,
 }
 
 impl Diagnostic {
@@ -46,6 +54,7 @@ impl Diagnostic {
             secondary: Vec::new(),
             help: String::new(),
             notes: Vec::new(),
+            fix: None,
         }
     }
 
@@ -56,6 +65,12 @@ impl Diagnostic {
 
     pub fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
         self.help = help.into();
+        self
+    }
+
+    /// A fix-it: `replacement` in place of the text at `span`.
+    pub fn with_fix(mut self, span: Span, replacement: impl Into<String>) -> Diagnostic {
+        self.fix = Some(Fix { span, replacement: replacement.into() });
         self
     }
 
@@ -86,6 +101,16 @@ impl Diagnostics {
 
     pub fn has_errors(&self) -> bool {
         self.items.iter().any(Diagnostic::is_error)
+    }
+
+    /// How many have been reported so far: a stage compares counts to learn whether the
+    /// entity it just read had problems.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
     }
 
     pub fn extend(&mut self, more: impl IntoIterator<Item = Diagnostic>) {

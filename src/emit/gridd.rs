@@ -77,22 +77,22 @@ host esx14 {
   gpu g3 { model tesla-p100-16gb  pci 0000:0c:00.0  use passthrough }
 }
 vm trainer {
-  host esx14  memory 128GiB
+  host esx14  memory 128GiB  firmware efi
   passthrough g0, g1
   guest { os linux driver "390.42" license main product vws }
 }
 vm viz {
-  host esx14  memory 32GiB
+  host esx14  memory 32GiB  firmware efi
   vgpu grid_v100d-8q
   guest { driver "390.42" license solo }
 }
 vm compute {
-  host esx14  memory 32GiB
+  host esx14  memory 32GiB  firmware efi
   passthrough g3
   guest { os linux license main product vcs }
 }
 vm win {
-  host esx14  memory 32GiB
+  host esx14  memory 32GiB  firmware efi
   vgpu grid_v100d-8q
   guest { os windows driver "390.42" license main }
 }

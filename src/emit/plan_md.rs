@@ -3,7 +3,7 @@
 
 use super::describe::{instruction, title};
 use crate::check::Analysis;
-use crate::model::{GpuUse, Model, VgpuMode};
+use crate::model::{GpuUse, Model};
 use crate::plan::{Action, Plan, Target};
 use crate::source::Sources;
 use std::fmt::Write;
@@ -87,20 +87,19 @@ fn placement(model: &Model, analysis: &Analysis, out: &mut dyn Write) {
     for vm in model.vm_ids() {
         for (i, request) in model.vm(vm).vgpus.iter().enumerate() {
             let Some(g) = analysis.vm(vm).placements.get(i).copied().flatten() else { continue };
+            // By vSphere's profile string, however the spec named the type.
+            let profile = model.board_of(g).and_then(|b| b.vgpu_type(&request.type_name)).map_or(&request.type_name, |t| &t.profile);
             let kinds = &mut held[g.index()];
-            match kinds.iter_mut().find(|(k, _)| *k == request.type_name) {
+            match kinds.iter_mut().find(|(k, _)| k == profile) {
                 Some((_, vms)) => vms.push(model.vm(vm).name.clone()),
-                None => kinds.push((request.type_name.clone(), vec![model.vm(vm).name.clone()])),
+                None => kinds.push((profile.clone(), vec![model.vm(vm).name.clone()])),
             }
         }
     }
     let _ = writeln!(out, "\n## vGPU placement\n\n| GPU | Board | Mode | Type | VMs | Used / max |\n|---|---|---|---|---|---|");
     for g in gpus {
         let Some(board) = model.board_of(g) else { continue };
-        let mode = match model.gpu(g).mode.value {
-            VgpuMode::SameSize => "same-size",
-            VgpuMode::MixedSize => "mixed-size",
-        };
+        let mode = model.gpu(g).mode.value.describe();
         let kinds = std::mem::take(&mut held[g.index()]);
         if kinds.is_empty() {
             let _ = writeln!(out, "| {} | {} | {mode} | — | — | 0 |", model.gpu_label(g), board.name);

@@ -23,12 +23,12 @@ pub fn fragment(model: &Model, analysis: &Analysis, vm: VmId, origin: &str) -> S
         key("numvcpus".into(), cpus.to_string());
     }
 
-    // EFI when a GPU's BAR1 is above 256 MB (R5; seed §5.2.1, ref §1.2); BIOS only when asked.
-    let declared = vm.firmware.as_ref().map(|f| f.value);
-    if facts.efi || declared == Some(Firmware::Efi) {
-        key("firmware".into(), "efi".into());
-    } else if declared == Some(Firmware::Bios) {
-        key("firmware".into(), "bios".into());
+    // Firmware exactly as declared: R5 refuses a VM that needs EFI and does not say so, so
+    // the fragment never switches a guest's firmware behind the user's back.
+    match vm.firmware.as_ref().map(|f| f.value) {
+        Some(Firmware::Efi) => key("firmware".into(), "efi".into()),
+        Some(Firmware::Bios) => key("firmware".into(), "bios".into()),
+        None => {}
     }
 
     // A GPU VM reserves all its memory, locked (seed §5.2.5; ref §1.2 "All locked" sets
@@ -72,9 +72,17 @@ pub fn fragment(model: &Model, analysis: &Analysis, vm: VmId, origin: &str) -> S
     for (i, vgpu) in vm.vgpus.iter().enumerate() {
         let p = format!("pciPassthru{}", vm.passthrough.len() + i);
         key(format!("{p}.present"), "TRUE".into());
-        // From practice, not source-confirmed: the API field is
-        // VirtualPCIPassthroughVmiopBackingInfo.vgpu (ref §0 item 1, §2).
-        key(format!("{p}.vgpu"), vgpu.type_name.clone());
+        // vSphere's profile string from the catalog (`nvidia_a40-8q`, `grid_p100-8q`), whatever
+        // name the spec used; the API field is VirtualPCIPassthroughVmiopBackingInfo.vgpu.
+        let profile = facts
+            .placements
+            .get(i)
+            .copied()
+            .flatten()
+            .and_then(|g| model.board_of(g))
+            .and_then(|b| b.vgpu_type(&vgpu.type_name))
+            .map_or_else(|| vgpu.type_name.clone(), |t| t.profile.clone());
+        key(format!("{p}.vgpu"), profile);
         // "vmiop", NVIDIA's plugin interface, as vmware.log shows it (ref §2). A vGPU names
         // no physical GPU, so no id/deviceId/systemId (ref §2).
         key(format!("{p}.virtualDev"), "vmiop".into());
@@ -114,6 +122,7 @@ host esx14 {
 vm trainer {
   host esx14
   memory 128GiB
+  firmware efi
   cpus 16
   passthrough esx14.g0, esx14.g1
   guest { os linux driver "390.42" license main product vws }
@@ -121,6 +130,7 @@ vm trainer {
 vm viz {
   host esx14
   memory 32GiB
+  firmware efi
   cpus 8
   vgpu grid_v100d-8q
   guest { os linux driver "390.42" license main }

@@ -3,6 +3,7 @@
 //! lowered (with the attribute left out) so that later checks see as much as possible.
 
 use super::*;
+use crate::catalog::Product as HostProduct;
 use crate::diagnostics::{suggest, Code, Diagnostic, Diagnostics};
 use crate::quantity;
 use crate::syntax::ast::{self, Attribute, Body, EntityKind, Reference, Value, ValueKind};
@@ -278,9 +279,6 @@ impl Lowerer<'_> {
                 .map_err(|why| invalid(self.diags, v.span, why, "e.g. `esxi \"8.0 U3\"`"))
                 .ok()
         });
-        if r.attr("address").is_none() {
-            missing(self.diags, "host", &inst.written(), inst.span(), "address \"esx14.lab.local\"");
-        }
         if r.attr("esxi").is_none() {
             missing(self.diags, "host", &inst.written(), inst.span(), "esxi \"8.0 U3\"");
         }
@@ -299,12 +297,16 @@ impl Lowerer<'_> {
         let graphics = r
             .attr("graphics")
             .and_then(|a| word(a, &[("shared_direct", GraphicsType::SharedDirect), ("shared", GraphicsType::Shared)], self.diags));
-        let above_4g_decoding = r.block("bios").and_then(|b| {
-            let br = Reader::new(&b.body, "bios", &["above_4g_decoding"], &[], &[], self.diags);
-            br.attr("above_4g_decoding").and_then(|a| boolean(a, self.diags))
+        let (above_4g_decoding, sr_iov) = r.block("bios").map_or((None, None), |b| {
+            let br = Reader::new(&b.body, "bios", &["above_4g_decoding", "sr_iov"], &[], &[], self.diags);
+            let flag = |key: &str, diags: &mut Diagnostics| br.attr(key).and_then(|a| boolean(a, diags));
+            (flag("above_4g_decoding", self.diags), flag("sr_iov", self.diags))
         });
         let nvidia = r.block("nvidia").map(|b| {
-            let nr = Reader::new(&b.body, "nvidia", &["vib", "release", "scheduler", "time_slice"], &[], &[], self.diags);
+            let nr = Reader::new(&b.body, "nvidia", &["product", "vib", "release", "scheduler", "time_slice"], &[], &[], self.diags);
+            let product = nr
+                .attr("product")
+                .and_then(|a| word(a, &[("vgpu", HostProduct::Vgpu), ("ai_enterprise", HostProduct::AiEnterprise)], self.diags));
             let vib = nr.attr("vib").and_then(|a| string_value(a, self.diags)).filter(|s| {
                 values::check_host_path(&s.value)
                     .map_err(|why| {
@@ -336,7 +338,7 @@ impl Lowerer<'_> {
                 )
             });
             let time_slice = nr.attr("time_slice").and_then(|a| milliseconds(a, self.diags));
-            HostDriver { span: b.key.span, vib, release, scheduler, time_slice }
+            HostDriver { span: b.key.span, product, vib, release, scheduler, time_slice }
         });
         // A host whose version is missing or unreadable (already reported) is kept, as the
         // newest ESXi, so that references to it resolve and no version rule fires on a guess.
@@ -344,13 +346,14 @@ impl Lowerer<'_> {
         self.model.hosts.push(Host {
             name: inst.name.to_string(),
             span: inst.span(),
-            address: address.unwrap_or_default(),
+            address: address.unwrap_or_else(|| inst.name.to_string()),
             system_id: system_id.map(|s| s.value),
             esxi,
             memory,
             assignment,
             graphics,
             above_4g_decoding,
+            sr_iov,
             nvidia,
             gpus: Vec::new(),
         });
@@ -459,7 +462,9 @@ impl Lowerer<'_> {
         };
         let mode = r
             .attr("mode")
-            .and_then(|a| word(a, &[("same_size", VgpuMode::SameSize), ("mixed_size", VgpuMode::MixedSize)], self.diags))
+            .and_then(|a| {
+                word(a, &[("same_size", VgpuMode::SameSize), ("mixed_size", VgpuMode::MixedSize), ("mig", VgpuMode::Mig)], self.diags)
+            })
             .unwrap_or(Spanned::new(VgpuMode::SameSize, name.span));
         let ecc = r.attr("ecc").and_then(|a| boolean(a, self.diags));
         self.model.gpus.push(Gpu { name: name.text.to_string(), span: name.span, host, board, model_span, pci, usage, mode, ecc });
@@ -476,6 +481,7 @@ impl Lowerer<'_> {
     }
 
     fn vm(&mut self, inst: &Instance, slot: Option<VmId>) {
+        let reported_before = self.diags.len();
         let r = Reader::new(
             inst.body,
             "vm",
@@ -557,6 +563,7 @@ impl Lowerer<'_> {
             drs,
             snapshots,
             guest,
+            incomplete: self.diags.len() > reported_before,
         });
     }
 
@@ -779,7 +786,7 @@ impl Lowerer<'_> {
             clients.push(PoolClient {
                 name: name.text.to_string(),
                 span: name.span,
-                address: address.unwrap_or_default(),
+                address: address.unwrap_or_else(|| inst.name.to_string()),
                 servers: chosen,
                 unresolved_servers,
                 servers_span,

@@ -102,6 +102,7 @@ pub struct Endpoint {
 pub struct Host {
     pub name: String,
     pub span: Span,
+    /// How scripts and the rollout reach the host; the host name when the spec gives none.
     pub address: String,
     /// The host UUID (`esxcli system uuid get`), which passthrough devices name in
     /// `pciPassthruN.systemId`; optional.
@@ -111,6 +112,8 @@ pub struct Host {
     pub assignment: AssignmentPolicy,
     pub graphics: Option<Spanned<GraphicsType>>,
     pub above_4g_decoding: Option<Spanned<bool>>,
+    /// SR-IOV in the server BIOS, which vGPU on Ampere and later GPUs needs.
+    pub sr_iov: Option<Spanned<bool>>,
     pub nvidia: Option<HostDriver>,
     pub gpus: Vec<GpuId>,
 }
@@ -147,6 +150,8 @@ pub enum GraphicsType {
 #[derive(Debug)]
 pub struct HostDriver {
     pub span: Span,
+    /// NVIDIA vGPU or NVIDIA AI Enterprise; `None` when the spec does not say (NVIDIA vGPU).
+    pub product: Option<Spanned<crate::catalog::Product>>,
     /// Absolute path of the VIB (`.vib`, installed with `-v`) or offline bundle (`.zip`, `-d`).
     pub vib: Option<Spanned<String>>,
     /// vGPU software release, e.g. 6.2 or 17.1.
@@ -154,6 +159,13 @@ pub struct HostDriver {
     pub scheduler: Option<Spanned<Scheduler>>,
     /// Time slice in milliseconds.
     pub time_slice: Option<Spanned<u32>>,
+}
+
+impl HostDriver {
+    /// The product the host runs: NVIDIA vGPU unless the spec says NVIDIA AI Enterprise.
+    pub fn product(&self) -> crate::catalog::Product {
+        self.product.as_ref().map_or(crate::catalog::Product::Vgpu, |p| p.value)
+    }
 }
 
 /// vGPU time-slice scheduler (ref §4.4).
@@ -184,12 +196,26 @@ pub enum GpuUse {
     Vgpu,
 }
 
-/// Time-sliced vGPU mode of one GPU (vGPU 17+ adds mixed-size; ref §4.6).
+/// How a vGPU GPU is shared: time-sliced in same-size or mixed-size mode (mixed-size from
+/// vGPU 17 on ESXi 8.0 U3), or partitioned into MIG GPU instances that MIG-backed vGPU types
+/// use (NVIDIA AI Enterprise; `nvidia-smi -mig 1`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum VgpuMode {
     #[default]
     SameSize,
     MixedSize,
+    Mig,
+}
+
+impl VgpuMode {
+    /// How messages and plan.md name the mode.
+    pub fn describe(self) -> &'static str {
+        match self {
+            VgpuMode::SameSize => "same-size",
+            VgpuMode::MixedSize => "mixed-size",
+            VgpuMode::Mig => "MIG",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -215,6 +241,10 @@ pub struct Vm {
     pub drs: Option<Spanned<bool>>,
     pub snapshots: Option<Spanned<bool>>,
     pub guest: Option<Guest>,
+    /// Its declaration had a problem already reported (an unknown, misspelt or unreadable
+    /// attribute): rules about what it leaves undeclared stay silent, since the user may have
+    /// written it and been told so once.
+    pub incomplete: bool,
 }
 
 impl Vm {
