@@ -1,6 +1,7 @@
 //! The command line: the only place that touches the terminal and the file system.
 
 mod build;
+mod catalog;
 mod explain;
 mod graph;
 mod report;
@@ -59,6 +60,20 @@ enum Command {
         #[arg(long = "catalog", value_name = "FILE")]
         catalogs: Vec<PathBuf>,
     },
+    /// List the GPU boards and their vGPU types: NVIDIA's name, vSphere's profile string,
+    /// maxima, product and first release.
+    Catalog {
+        /// `.gpu` files or folders whose `catalog` statements add boards (optional).
+        paths: Vec<PathBuf>,
+        /// Only this board (an id or alias, e.g. `a40`).
+        #[arg(long)]
+        board: Option<String>,
+        #[arg(long, value_enum, default_value_t = CatalogFormat::Human)]
+        format: CatalogFormat,
+        /// An extra GPU catalog (YAML) that adds or overrides boards.
+        #[arg(long = "catalog", value_name = "FILE")]
+        catalogs: Vec<PathBuf>,
+    },
     /// Explain a diagnostic code, or list every code.
     Explain {
         /// A code such as E1001.
@@ -90,6 +105,12 @@ enum Format {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum CatalogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum GraphFormat {
     Dot,
     Mermaid,
@@ -116,6 +137,9 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode {
         Command::Graph { paths, format, catalogs } => {
             let options = CheckOptions { format: Format::Human, deny_warnings: false, catalogs };
             graph::run(&paths, format, &options)
+        }
+        Command::Catalog { paths, board, format, catalogs } => {
+            catalog::run(&paths, &catalogs, board.as_deref(), matches!(format, CatalogFormat::Json))
         }
         Command::Explain { code, list } => explain::run(code.as_deref(), list),
     }
