@@ -136,8 +136,8 @@ fn human_board(out: &mut impl Write, board: &Board) -> std::io::Result<()> {
     } else {
         writeln!(
             out,
-            "  {:<16} {:<22} {:<6} {:>11} {:>4} {:>5}  {:<12} {}",
-            "NAME", "PROFILE (vSphere)", "SERIES", "FRAMEBUFFER", "MAX", "MIXED", "MIG", "PRODUCT"
+            "  {:<16} {:<22} {:<6} {:>11} {:>4} {:>5}  {:<12} PRODUCT",
+            "NAME", "PROFILE (vSphere)", "SERIES", "FRAMEBUFFER", "MAX", "MIXED", "MIG"
         )?;
         for t in &board.vgpu_types {
             type_line(out, board, t)?;
