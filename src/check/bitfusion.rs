@@ -20,7 +20,7 @@ pub fn check(model: &Model, out: &mut Out) {
                     )
                     .with_label(vm.span, "the VM has no `passthrough` or `vgpu`")
                     .with_help("give the VM GPUs (passthrough or vGPU), or list a VM that has them")
-                    .with_note("seed §7.2: server-side VMs get their GPUs by DirectPath I/O or NVIDIA vGPU"),
+                    .with_note("VMware, Learning Guide: GPUs for Machine Learning on vSphere, §7.2 Bitfusion FlexDirect Installation and Setup: server-side VMs get their GPUs by DirectPath I/O or NVIDIA vGPU"),
                 );
             }
         }

@@ -42,7 +42,7 @@ fn above_4g(model: &Model, host: &Host, out: &mut Out) -> bool {
             Diagnostic::new(Code::Above4gDisabled, format!("host `{}` has above-4G decoding off, but its {board} maps more than 16 GB", host.name), flag.span, "declared off")
                 .with_label(model.gpu(gpu).model_span, "maps more than 16 GB")
                 .with_help("enable \"above 4G decoding\" (also \"memory mapped I/O above 4 GB\" or \"PCI 64-bit resource handling above 4G\") in the server BIOS, then write `above_4g_decoding true`")
-                .with_note("seed §5.1.1: GPUs that require 16 GB or more of memory mapping need this BIOS setting"),
+                .with_note("VMware, Learning Guide: GPUs for Machine Learning on vSphere, §5.1.1 Host BIOS Setting: GPUs that require 16 GB or more of memory mapping need this BIOS setting"),
         );
     }
     true
@@ -148,7 +148,7 @@ fn driver(host: &Host, out: &mut Out) {
                 "needs ESXi 6.5 U1 or later",
             )
             .with_help("upgrade the host to ESXi 6.7 or later (VMware recommends 6.7; 6.5 needs Update 1)")
-            .with_note("seed §6: \"If you choose to use vSphere 6.5, then ensure you are on update 1\""),
+            .with_note("VMware, Learning Guide: GPUs for Machine Learning on vSphere, §6 NVIDIA GRID vGPU: \"If you choose to use vSphere 6.5, then ensure you are on update 1\""),
         );
     }
     if let Some(g) = host.graphics.as_ref().filter(|g| g.value == GraphicsType::Shared) {

@@ -275,7 +275,7 @@ fn mobility(model: &Model, vm: &Vm, out: &mut Out) {
                     Diagnostic::new(Code::PassthroughMobility, format!("passthrough VM `{}` cannot use {what}", vm.name), f.span, format!("{what} asked for"))
                         .with_label(vm.passthrough[0].span, "passthrough GPU")
                         .with_help(format!("remove it (or write `false`); for a VM that must move, use vGPU instead of passthrough ({what} works with vGPU from vSphere 6.7 U1)"))
-                        .with_note("seed §5: vMotion, DRS and VM snapshots are not compatible with DirectPath I/O"),
+                        .with_note("VMware, Learning Guide: GPUs for Machine Learning on vSphere, §5 (VMDirectPath I/O): vMotion, DRS and VM snapshots are not compatible with DirectPath I/O"),
                 );
             }
         }
