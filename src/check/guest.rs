@@ -63,7 +63,7 @@ fn licence(model: &Model, vm: &Vm, out: &mut Out) {
             Diagnostic::new(
                 Code::LicenceKind,
                 format!(
-                    "licence `{}` is a legacy license server, but vGPU software {release} supports only NLS",
+                    "licence `{}` is a legacy license server, but vGPU software {release} supports only the NVIDIA License System",
                     model.license(licence.value).name
                 ),
                 licence.span,
@@ -71,24 +71,27 @@ fn licence(model: &Model, vm: &Vm, out: &mut Out) {
             )
             .with_label(decl, "license server declared here")
             .with_help("declare an NLS licence: `license nls { token \"client_configuration_token_<timestamp>.tok\" }`")
-            .with_note("vGPU 19.0 release notes: only the NVIDIA License System is supported"),
+            .with_note("Virtual GPU Software R525 Release Notes §1.2: from release 15.0, every release is incompatible with all releases of the NVIDIA vGPU software license server"),
         ),
-        LicenseKind::Server { .. } if release >= tables::LEGACY_SERVER_DOUBTFUL_RELEASE => out.push(
+        LicenseKind::Server { .. } if release >= tables::NLS_FIRST_RELEASE => out.push(
             Diagnostic::new(
                 Code::LegacyLicenceRetired,
-                format!("licence `{}` is a legacy license server, used with vGPU software {release}", model.license(licence.value).name),
+                format!(
+                    "licence `{}` is a legacy license server; vGPU software {release} also takes NLS, and 15.0 and later take only NLS",
+                    model.license(licence.value).name
+                ),
                 licence.span,
                 "legacy server licence",
             )
             .with_label(decl, "license server declared here")
-            .with_help("move to an NLS licence (`token \"...\"`); NVIDIA retired the legacy license server")
-            .with_note("the release that dropped the legacy server is not confirmed (believed 15.0); 19.0 supports only NLS"),
+            .with_help("move to an NLS licence (`token \"...\"`) before upgrading the host to vGPU software 15 or later")
+            .with_note("NVIDIA Virtual GPU Software 13.0 Quick Start Guide: the NVIDIA License System (CLS, DLS) beside the legacy license server; R525 (15.x) Release Notes §1.2: NLS only"),
         ),
         _ => {}
     }
 }
 
-/// R17: guest driver of the host manager's branch (from vGPU 19 also the previous branch),
+/// R17: guest driver of the host manager's branch (from vGPU 15 also the previous branch),
 /// and new enough for the declared CUDA (ref §10).
 fn drivers(model: &Model, vm: &Vm, out: &mut Out) {
     let Some(guest) = &vm.guest else { return };

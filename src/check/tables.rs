@@ -4,10 +4,15 @@
 use crate::model::EsxiVersion;
 use crate::quantity::Version;
 
-/// Driver branch of a vGPU software release (ref §10.1): the host vGPU manager and the guest
-/// driver of release N are from this branch. Sources: vGPU 6.x release notes (R390), vGPU 8.0
-/// UG (R418), vGPU 9.0 release notes (R430), NVIDIA docs (16.x R535), vGPU 17.0 UG (R550),
-/// vGPU 19.0 release notes (R580); 7.x and 10.x to 15.x and 18.x from recollection (ref §10.1).
+/// Driver branch of a vGPU software release: the host vGPU manager and the guest driver of
+/// release N are from this branch. Each release family's release notes are titled "Virtual GPU
+/// Software R<branch> ..." and list the versions in §1.1 "NVIDIA vGPU Software Driver Versions":
+/// 6.x R390, 8.x R418 (8.0: 418.66 host, 418.70 Linux guest), 15.x R525 (15.0: 525.60.12 /
+/// 525.60.13), 19.x R580 (19.0: 580.65.05 / 580.65.06); 13.x R470 (NVIDIA AI Enterprise 1.4
+/// release notes: vGPU 13.5 is 470.161.02 / 470.161.03); 16.x R535 and 17.x R550 (NVIDIA vGPU
+/// software lifecycle table; vGPU 17 User Guide samples 550.54.16). Not confirmed from an NVIDIA
+/// page: 7.x R410, 9.x R430, 10.x R440, 11.x R450, 12.x R460, 14.x R510 (NVD-AIE 510.47.03
+/// packages), 18.x R570.
 pub fn driver_branch(release: &Version) -> Option<u32> {
     Some(match release.major() {
         6 => 390,
@@ -169,15 +174,21 @@ pub const SAME_SIZE_SERIES_MIX_MIN_ESXI: EsxiVersion = EsxiVersion::new(8, 0, 2)
 /// with vGPU 13.0 (NVIDIA vGPU 17 User Guide §2.1.1, §2.9.4).
 pub const AI_ENTERPRISE_SPLIT_RELEASE: u32 = 13;
 
-/// NLS client configuration tokens exist from about vGPU 13; vGPU 19 supports only NLS; the
-/// legacy license server is believed retired from 15.0 (unconfirmed) (ref §7.2).
+/// NVIDIA License System client configuration tokens from vGPU 13.0 (NVIDIA Virtual GPU
+/// Software 13.0 Quick Start Guide: CLS and DLS instances, beside the legacy license server).
+/// From 15.0 only NLS: "All releases in this release family of NVIDIA vGPU software are
+/// incompatible with all releases of the NVIDIA vGPU software license server" (Virtual GPU
+/// Software R525 Release Notes, §1.2; the same sentence in the R580 (19.x) release notes).
 pub const NLS_FIRST_RELEASE: u32 = 13;
-pub const LEGACY_SERVER_DOUBTFUL_RELEASE: u32 = 15;
-pub const NLS_ONLY_RELEASE: u32 = 19;
+pub const NLS_ONLY_RELEASE: u32 = 15;
 
-/// From vGPU 19 a guest driver of the previous branch is supported with a newer host
-/// manager (vGPU 19.0 vSphere release notes; ref §10.1).
-pub const PREVIOUS_BRANCH_GUEST_RELEASE: u32 = 19;
+/// A guest driver of the previous branch with a newer host manager: not in 8.x ("versions of
+/// the vGPU Manager and guest VM driver from different main release branches cannot be used
+/// together", vGPU 8 release notes §1.2), allowed in 15.x ("NVIDIA vGPU Manager from a later
+/// major release branch with guest VM drivers from the previous branch", R525 release notes
+/// §1.2) and later. The first release between 9 and 15 that allowed it is not confirmed, so
+/// gpuc allows it from 15.
+pub const PREVIOUS_BRANCH_GUEST_RELEASE: u32 = 15;
 
 #[cfg(test)]
 mod tests {
@@ -206,8 +217,49 @@ mod tests {
     }
 
     #[test]
-    fn branches() {
+    fn every_release_has_its_branch() {
+        let rows = [
+            (6, 390),
+            (7, 410),
+            (8, 418),
+            (9, 430),
+            (10, 440),
+            (11, 450),
+            (12, 460),
+            (13, 470),
+            (14, 510),
+            (15, 525),
+            (16, 535),
+            (17, 550),
+            (18, 570),
+            (19, 580),
+        ];
+        for (release, branch) in rows {
+            assert_eq!(driver_branch(&Version::major_only(release)), Some(branch), "vGPU {release}");
+            assert_eq!(release_of_branch(branch), Some(release), "R{branch}");
+        }
+        assert_eq!(driver_branch(&Version::major_only(5)), None);
+        assert_eq!(driver_branch(&Version::major_only(20)), None);
         assert_eq!(driver_branch(&Version::parse("6.2").unwrap()), Some(390));
-        assert_eq!(release_of_branch(550), Some(17));
+    }
+
+    #[test]
+    fn vgpus_per_vm_by_esxi() {
+        assert_eq!(max_vgpus_per_vm(EsxiVersion::new(6, 7, 2)), 1);
+        assert_eq!(max_vgpus_per_vm(EsxiVersion::new(6, 7, 3)), 4);
+        assert_eq!(max_vgpus_per_vm(EsxiVersion::new(7, 0, 3)), 4);
+        assert_eq!(max_vgpus_per_vm(EsxiVersion::new(8, 0, 0)), 8);
+    }
+
+    #[test]
+    fn cuda_families_start_at_11_1() {
+        assert!(cuda_family_minimum(&Version::parse("10.2").unwrap()).is_none());
+        assert!(cuda_family_minimum(&Version::parse("11.0").unwrap()).is_none());
+        assert_eq!(cuda_family_minimum(&Version::parse("11.1").unwrap()).map(|f| f.0), Version::parse("450.80.02"));
+        assert_eq!(
+            cuda_family_minimum(&Version::parse("12.6").unwrap()).map(|f| (f.0, f.2)),
+            Version::parse("525.60.13").map(|v| (v, Some(580)))
+        );
+        assert_eq!(cuda_family_minimum(&Version::parse("13.1").unwrap()).map(|f| f.2), Some(None));
     }
 }

@@ -96,7 +96,7 @@ codes! {
     InvalidTimeSlice = "E1502", "R15", Error, "a scheduler time slice that the release or policy cannot take";
     Unlicensed = "E1601", "R16", Error, "a vGPU guest has no licence";
     LicenceKind = "E1602", "R16", Error, "the licence kind does not work with the vGPU release";
-    LegacyLicenceRetired = "W1603", "R16", Warning, "a legacy licence server with a release that moved to NLS";
+    LegacyLicenceRetired = "W1603", "R16", Warning, "a legacy licence server on a release that also takes NLS (13, 14)";
     ProductOnVgpu = "E1604", "R16", Error, "a licence product is given for a vGPU guest";
     DriverBranch = "E1701", "R17", Error, "the guest driver branch does not match the host vGPU manager";
     CudaDriver = "E1702", "R17", Error, "the guest driver is older than the CUDA version needs";
