@@ -1,7 +1,7 @@
 //! Words for steps: a one-line title (graph nodes, plan.md headings) and, for manual steps,
 //! the exact instruction the operator follows.
 
-use crate::model::{GpuId, GuestOs, LicenseKind, Model};
+use crate::model::{GpuId, GuestOs, LicenseKind, Model, VgpuMode};
 use crate::plan::{Action, Plan, StepId, Target};
 
 fn gpus(model: &Model, gpus: &[GpuId]) -> String {
@@ -28,14 +28,20 @@ pub fn title(model: &Model, plan: &Plan, id: StepId) -> String {
         Action::EnterMaintenanceMode => "enter maintenance mode".to_string(),
         Action::SetHostGraphics { policy } => format!("host graphics SharedPassthru, policy {}", policy.esxcli()),
         Action::Reboot { .. } => "reboot".to_string(),
-        Action::InstallHostDriver { .. } => "install the NVIDIA host driver".to_string(),
+        Action::InstallHostDriver { daemon: false, .. } => "install the NVIDIA host driver".to_string(),
+        Action::InstallHostDriver { daemon: true, .. } => "install the NVIDIA host driver and GPU Management Daemon components".to_string(),
+        Action::UpdateHostDriver { from, .. } => format!("update the NVIDIA host driver from vGPU {from}"),
+        Action::AddToClusterImage { update, .. } => {
+            format!("{} the NVIDIA components in the cluster image and remediate the host", if *update { "update" } else { "add" })
+        }
         Action::EnablePassthrough { gpus: g } => format!("enable passthrough: {}", gpus(model, g)),
         Action::EnablePassthroughInClient { gpus: g } => format!("enable passthrough in the vSphere Client: {}", gpus(model, g)),
-        Action::SetMixedSize { gpu } => format!("mixed-size vGPU mode on {}", model.gpu_label(*gpu)),
+        Action::SetVgpuMode { gpu, mode } => format!("{} vGPU mode on {}", mode_name(*mode), model.gpu_label(*gpu)),
         Action::SetModuleParameters { rmpvmrl, vgpu_migration } => {
             format!("nvidia module NVreg_RegistryDwords={}", crate::plan::registry_dwords(*rmpvmrl, *vgpu_migration))
         }
-        Action::VerifyHostDriver => "verify the NVIDIA host driver".to_string(),
+        Action::VerifyHostDriver { .. } => "verify the NVIDIA host driver".to_string(),
+        Action::VerifyScheduler { rmpvmrl } => format!("verify the vGPU scheduler ({})", rmpvmrl.meaning()),
         Action::VerifyPassthrough { .. } => "verify passthrough".to_string(),
         Action::DisableEcc { gpus: g } => format!("disable ECC: {}", gpus(model, g)),
         Action::VerifyEccDisabled { .. } => "verify ECC is disabled".to_string(),
@@ -50,6 +56,14 @@ pub fn title(model: &Model, plan: &Plan, id: StepId) -> String {
         Action::ConfigureClient { client } => format!("configure client {}", model.pools[pool(step.target)].clients[*client].name),
     };
     format!("{}: {what}", target_name(model, step.target))
+}
+
+/// `mixed-size` or `same-size`.
+pub fn mode_name(mode: VgpuMode) -> &'static str {
+    match mode {
+        VgpuMode::SameSize => "same-size",
+        VgpuMode::MixedSize => "mixed-size",
+    }
 }
 
 fn pool(target: Target) -> usize {
@@ -72,6 +86,15 @@ pub fn instruction(model: &Model, plan: &Plan, id: StepId) -> Option<String> {
             model.host(h).name,
             gpus(model, g)
         ),
+        (Action::AddToClusterImage { path, daemon, .. }, Target::Host(h)) => {
+            let file = path.rsplit('/').next().unwrap_or(path);
+            let daemon = if *daemon { " and the GPU Management Daemon component (`nvd-gpu-mgmt-daemon_*.zip`, from the same NVIDIA download)" } else { "" };
+            format!(
+                "`{}` is in an image-managed cluster: import `{file}`{daemon} to the vSphere Lifecycle Manager depot (Lifecycle Manager > Actions > Import Updates), then in the vSphere Client select the cluster > Updates > Hosts > Image > Edit > Components > Add Components, pick the NVIDIA components and their versions, Validate, Save; then Check Compliance and Remediate `{}` (VMware vSphere Lifecycle Manager 8.0, Edit an Image; NVIDIA vGPU Software User Guide 17, §2.9.1). Do not run `esxcli software vib install` there: the host would drift from the image.",
+                model.host(h).name,
+                model.host(h).name
+            )
+        }
         (Action::EnableVgpuHotMigrate, _) => "vSphere Client: select the vCenter Server > Configure > Settings > Advanced Settings > Edit Settings, add `vgpu.hotmigrate.enabled` = `true`.".to_string(),
         (Action::ConfigureVm, Target::Vm(v)) => {
             let name = &model.vm(v).name;
@@ -87,7 +110,7 @@ pub fn instruction(model: &Model, plan: &Plan, id: StepId) -> Option<String> {
             } else if vm.vgpus.is_empty() {
                 format!("In `{}`: install NVIDIA driver {driver} (the datacenter driver, or the vGPU software guest driver for a licensed guest), then check with `nvidia-smi`.", vm.name)
             } else {
-                format!("In `{}`: leave X (`sudo init 3`), run `sudo sh ./NVIDIA-Linux-x86_64-{driver}-grid.run`, then check with `nvidia-smi` (seed §6.3).", vm.name)
+                format!("In `{}`: leave X (`sudo init 3`), run `sudo sh ./NVIDIA-Linux-x86_64-{driver}-grid.run`, then check with `nvidia-smi` (VMware Learning Guide: GPUs for Machine Learning on vSphere, §6.3).", vm.name)
             }
         }
         (Action::LicenceGuest, Target::Guest(v)) => {
@@ -102,14 +125,14 @@ pub fn instruction(model: &Model, plan: &Plan, id: StepId) -> Option<String> {
                 (true, Some(t)) => format!("Copy `{t}` to `%SystemDrive%\\Program Files\\NVIDIA Corporation\\vGPU Licensing\\ClientConfigToken` in `{}` and restart the NvDisplayContainer service.", vm.name),
                 (true, None) => format!("In `{}`: NVIDIA Control Panel > Manage License: enter the license server of licence `{}`.", vm.name, model.license(licence.value).name),
                 (false, Some(t)) => format!("In `{0}`: copy `guests/{0}/gridd.conf` to `/etc/nvidia/gridd.conf` and `{t}` to `/etc/nvidia/ClientConfigToken/` (`chmod 744`), run `sudo systemctl restart nvidia-gridd`, then `nvidia-smi -q | grep -i license` shows it licensed.", vm.name),
-                (false, None) => format!("In `{0}`: copy `guests/{0}/gridd.conf` to `/etc/nvidia/gridd.conf`, run `sudo service nvidia-gridd restart`, then `sudo grep grid /var/log/messages` shows \"license acquired successfully\" (seed §6.3.5).", vm.name),
+                (false, None) => format!("In `{0}`: copy `guests/{0}/gridd.conf` to `/etc/nvidia/gridd.conf`, run `sudo service nvidia-gridd restart`, then `sudo grep grid /var/log/messages` shows \"license acquired successfully\" (VMware Learning Guide: GPUs for Machine Learning on vSphere, §6.3.5).", vm.name),
             }
         }
         (Action::StartResourceScheduler { server }, Target::Pool(p)) => {
             let pool = &model.pools[p.index()];
             let s = &pool.servers[*server];
             if pool.product.value.flexdirect {
-                format!("On `{}` ({}): `sudo flexdirect init`, then `nohup flexdirect resource_scheduler > /dev/null 2>&1 &`; `flexdirect list_gpus` shows its GPUs (seed §7.2.4-7.2.5).", s.name, s.address)
+                format!("On `{}` ({}): `sudo flexdirect init`, then `nohup flexdirect resource_scheduler > /dev/null 2>&1 &`; `flexdirect list_gpus` shows its GPUs (VMware Learning Guide: GPUs for Machine Learning on vSphere, §7.2.4-7.2.5).", s.name, s.address)
             } else {
                 format!("On `{}` ({}): the vSphere Bitfusion server appliance runs the scheduler; `bitfusion list_gpus` shows its GPUs.", s.name, s.address)
             }
@@ -121,7 +144,7 @@ pub fn instruction(model: &Model, plan: &Plan, id: StepId) -> Option<String> {
             let share = c.share.as_ref().map_or_else(String::new, |s| format!(" -p {}", s.value));
             let memory = c.memory.as_ref().map_or_else(String::new, |m| format!(" -m {}", m.value.as_mib_ceil()));
             format!(
-                "On `{}` ({}): copy `bitfusion/{}/{}/servers.conf` to `{}`, then `{cli} run -n {}{share}{memory} -- nvidia-smi` (seed §7.2.10-7.2.11).",
+                "On `{}` ({}): copy `bitfusion/{}/{}/servers.conf` to `{}`, then `{cli} run -n {}{share}{memory} -- nvidia-smi` (VMware Learning Guide: GPUs for Machine Learning on vSphere, §7.2.10-7.2.11).",
                 c.name,
                 c.address,
                 pool.name,

@@ -10,6 +10,8 @@ use rustc_hash::FxHashMap as HashMap;
 use smallvec::SmallVec;
 use std::borrow::Cow;
 
+mod state;
+
 /// Most names one range may declare (`vm x[1..100000000]` is refused, not expanded).
 pub const MAX_RANGE: u64 = 100_000;
 
@@ -260,8 +262,8 @@ impl Lowerer<'_> {
         let r = Reader::new(
             inst.body,
             "host",
-            &["address", "system_id", "esxi", "memory", "assignment", "graphics"],
-            &["gpu", "bios", "nvidia"],
+            &["address", "system_id", "esxi", "memory", "assignment", "graphics", "image_managed"],
+            &["gpu", "bios", "nvidia", "installed"],
             &["gpu"],
             self.diags,
         );
@@ -353,10 +355,12 @@ impl Lowerer<'_> {
             above_4g_decoding,
             nvidia,
             gpus: Vec::new(),
+            state: HostState::default(),
         });
         for block in r.blocks("gpu") {
             self.gpu(id, block);
         }
+        self.host_state(id, &r);
     }
 
     fn gpu(&mut self, host: HostId, block: &ast::Block) {
