@@ -131,7 +131,7 @@ fn upgrade_note(out: &mut dyn Write, model: &Model, h: HostId, from: &str) {
     let guests = if guests.is_empty() { "none in the spec".to_string() } else { guests.join(", ") };
     let _ = writeln!(
         out,
-        "\nUpgrade from vGPU {from} to {}: the guests need a {branch} guest driver (NVIDIA vGPU Release Notes for VMware vSphere, §1.2, Compatibility Requirements for the NVIDIA vGPU Manager and Guest VM Driver); a guest with an incompatible driver boots with vGPU disabled until its driver is updated (NVIDIA vGPU Software User Guide 17, §2.9.1). vGPU VMs of this host: {guests}.",
+        "\nUpgrade from vGPU {from} to {}: the guests need a guest driver of branch {branch} (NVIDIA vGPU Release Notes for VMware vSphere, §1.2, Compatibility Requirements for the NVIDIA vGPU Manager and Guest VM Driver); a guest with an incompatible driver boots with vGPU disabled until its driver is updated (NVIDIA vGPU Software User Guide 17, §2.9.1). vGPU VMs of this host: {guests}.",
         release.value
     );
 }

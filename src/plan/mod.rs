@@ -431,6 +431,8 @@ impl Changes {
     }
 }
 
+const IMAGE_WHY: &str = "R13: an image-managed cluster takes software from its image; esxcli would make the host non-compliant (VMware vSphere Lifecycle Manager 8.0, Cluster and Host Compliance; Edit an Image)";
+
 /// The driver step: install, update from another release, or (image-managed) the cluster image.
 fn driver_change(nvidia: &HostDriver, installed: Option<&Installed>, image_managed: bool) -> Option<Action> {
     let release = nvidia.release.as_ref()?;
@@ -521,6 +523,15 @@ fn host_steps(model: &Model, analysis: &Analysis, id: HostId, vmotion: Option<Sp
             "R6: a GPU that maps 16 GB or more needs above-4G decoding in the BIOS (VMware Learning Guide: GPUs for Machine Learning on vSphere, §5.1.1)",
         );
     }
+    // Image-managed: remediation from the cluster image enters maintenance mode and reboots by
+    // itself, so it comes first unless the graphics type must change before it.
+    let image_first = matches!(changes.driver, Some(Action::AddToClusterImage { .. })) && !changes.graphics;
+    let mut driver = changes.driver.clone();
+    if image_first {
+        if let Some(action) = driver.take() {
+            add(b, action, host.nvidia.as_ref().and_then(|n| n.vib.as_ref()).map_or(host.span, |v| v.span), IMAGE_WHY);
+        }
+    }
     add(
         b,
         Action::EnterMaintenanceMode,
@@ -542,11 +553,11 @@ fn host_steps(model: &Model, analysis: &Analysis, id: HostId, vmotion: Option<Sp
             "VMware Learning Guide: GPUs for Machine Learning on vSphere, §6.1.2; NVIDIA vGPU Software User Guide 17, §2.9.3",
         );
     }
-    if let Some(driver) = changes.driver.clone() {
+    if let Some(driver) = driver {
         let why = match &driver {
             Action::UpdateHostDriver { daemon: true, .. } => "R13: a new release: stop the GPU Management Daemon, update both components, reboot (NVIDIA vGPU Software User Guide 17, §2.9.1.2)",
             Action::UpdateHostDriver { .. } => "R13: a new release: esxcli software vib update, then a reboot (NVIDIA vGPU Software User Guide 8.0, §2.6.1)",
-            Action::AddToClusterImage { .. } => "R13: an image-managed cluster takes software from its image; esxcli would make the host non-compliant (VMware vSphere Lifecycle Manager 8.0, Cluster and Host Compliance; Edit an Image)",
+            Action::AddToClusterImage { .. } => IMAGE_WHY,
             Action::InstallHostDriver { daemon: true, .. } => "R13: the Virtual GPU Manager components, host driver and GPU Management Daemon, with absolute paths (NVIDIA vGPU Software User Guide 17, §2.9.1.1)",
             _ => "R13: the NVIDIA Virtual GPU Manager VIB, with an absolute path (NVIDIA vGPU Software User Guide 8.0, §2.6.1; VMware Learning Guide: GPUs for Machine Learning on vSphere, §6.1.3)",
         };
@@ -586,7 +597,7 @@ fn host_steps(model: &Model, analysis: &Analysis, id: HostId, vmotion: Option<Sp
         add(b, Action::SetModuleParameters { rmpvmrl, vgpu_migration }, span, why);
     }
     let scripted_driver = matches!(changes.driver, Some(Action::InstallHostDriver { .. } | Action::UpdateHostDriver { .. }));
-    let reboot = changes.driver.is_some()
+    let reboot = scripted_driver
         || (changes.graphics && !graphics_first)
         || !changes.enable_passthrough.is_empty()
         || changes.parameters.is_some();

@@ -39,7 +39,15 @@ pub fn scripts(model: &Model, plan: &Plan, host: HostId) -> Vec<(String, String)
     for (index, steps) in phases.iter().enumerate() {
         // Phase 1 decides on maintenance mode for the whole runbook, so it checks every phase's
         // changes; a later phase checks its own.
-        let checked: Vec<&Step> = if index == 0 { phases.iter().flatten().copied().collect() } else { steps.clone() };
+        let checked: Vec<(&str, &Step)> = phases
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| index == 0 || *i == index)
+            .flat_map(|(i, steps)| {
+                let name = names[i].as_str();
+                steps.iter().map(move |&s| (name, s))
+            })
+            .collect();
         out.push((names[index].clone(), render_phase(&ctx, index, steps, &checked, maintenance_before)));
         for step in steps {
             match step.action {
@@ -187,7 +195,8 @@ fn header(ctx: &Ctx, index: usize, steps: &[&Step], next_text: &str) -> Script {
     script
 }
 
-fn render_phase(ctx: &Ctx, index: usize, steps: &[&Step], checked: &[&Step], maintenance_before: bool) -> String {
+/// `checked`: the steps whose changes the phase checks first, each with its script's name.
+fn render_phase(ctx: &Ctx, index: usize, steps: &[&Step], checked: &[(&str, &Step)], maintenance_before: bool) -> String {
     let this = &ctx.names[index];
     let next = ctx.names.get(index + 1);
     let ends_with_reboot = steps.last().is_some_and(|s| matches!(s.action, Action::Reboot { .. }));
@@ -202,7 +211,7 @@ fn render_phase(ctx: &Ctx, index: usize, steps: &[&Step], checked: &[&Step], mai
     let mut body = Script::new();
     steps::check_identity(ctx, &mut body);
     let changes = steps.iter().any(|s| !read_only(&s.action));
-    let checks: Vec<steps::Check> = checked.iter().flat_map(|s| steps::checks(ctx, &s.action)).collect();
+    let checks: Vec<steps::Check> = checked.iter().flat_map(|(script, s)| steps::checks(ctx, script, &s.action)).collect();
     if !checks.is_empty() || ends_with_reboot || changes {
         steps::pending_changes(ctx, &mut body, this, &checks, ends_with_reboot);
     }
@@ -240,7 +249,7 @@ fn render_phase(ctx: &Ctx, index: usize, steps: &[&Step], checked: &[&Step], mai
                 steps::exit_maintenance(ctx, &mut body);
                 maintenance = false;
             }
-            action => steps::step(ctx, &mut body, action),
+            action => steps::step(ctx, &mut body, this, action),
         }
         body.line("");
     }

@@ -134,6 +134,11 @@ pub(super) struct Check {
     done: String,
 }
 
+/// The phase of `script` rebooted once after its changes: its `.done` file exists.
+fn phase_done(script: &str) -> String {
+    format!("[ -f \"$(dirname \"$0\")/{}.done\" ]", script.trim_end_matches(".sh"))
+}
+
 fn driver_done(path: &str) -> String {
     match driver_version(path) {
         Some(version) => format!("esxcli software vib list | grep -i nvidia | grep -qF -- {}", sh_quote(&format!("{version}-"))),
@@ -186,7 +191,7 @@ fn ecc_done(pci: &str) -> String {
 }
 
 /// The changes a step makes, as conditions that hold once they are made.
-pub(super) fn checks(ctx: &Ctx, action: &Action) -> Vec<Check> {
+pub(super) fn checks(ctx: &Ctx, script: &str, action: &Action) -> Vec<Check> {
     let per_gpu = |gpus: &[GpuId], what: &str, done: &dyn Fn(&str) -> String| -> Vec<Check> {
         gpus.iter().filter_map(|&g| ctx.pci(g)).map(|pci| Check { label: format!("{what}-{pci}"), done: done(&pci) }).collect()
     };
@@ -205,6 +210,7 @@ pub(super) fn checks(ctx: &Ctx, action: &Action) -> Vec<Check> {
             vec![Check { label: "parameters".to_string(), done: parameters_done(&registry_dwords(*rmpvmrl, *vgpu_migration)) }]
         }
         Action::DisableEcc { gpus } => per_gpu(gpus, "ecc", &ecc_done),
+        Action::EnablePassthroughInClient { .. } => vec![Check { label: "passthrough-reboot".to_string(), done: phase_done(script) }],
         _ => Vec::new(),
     }
 }
@@ -310,7 +316,7 @@ pub(super) fn reboot(ctx: &Ctx, s: &mut Script, next: Option<&str>, maintenance:
 }
 
 /// Every other step.
-pub(super) fn step(ctx: &Ctx, s: &mut Script, action: &Action) {
+pub(super) fn step(ctx: &Ctx, s: &mut Script, this: &str, action: &Action) {
     match action {
         Action::EnableAbove4gDecoding => {
             s.comment("MANUAL, not done by this script (VMware Learning Guide: GPUs for Machine Learning on vSphere, §5.1.1):");
@@ -332,7 +338,7 @@ pub(super) fn step(ctx: &Ctx, s: &mut Script, action: &Action) {
                 ctx.name
             ));
             s.comment("No esxcli shows the ticks on ESXi 6.x: the first run records the change (and reboots), later runs do not.");
-            s.open("if [ -f \"${0%.sh}.done\" ]; then");
+            s.open(&format!("if {}; then", phase_done(this)));
             s.say(&format!("{}: passthrough was ticked and the host rebooted in an earlier run", ctx.name));
             s.mid("else");
             s.changed(&format!("passthrough ticked in the vSphere Client for {list}"));
