@@ -280,14 +280,18 @@ fn only_what_differs_is_planned() {
     assert!(!script.contains("graphics host set") && !script.contains("pcipassthru set"), "{script}");
     assert!(script.contains("if ! /etc/init.d/nvdGpuMgmtDaemon status; then"));
     // Another release installed: an update with the daemon stopped, and the guests' branch in plan.md.
-    let artefacts = build_text(&brownfield_host(&format!("vib \"{zip}\" release \"17.1\""), "release \"16.4\" graphics shared_direct passthrough g1"));
+    let artefacts =
+        build_text(&brownfield_host(&format!("vib \"{zip}\" release \"17.1\""), "release \"16.4\" graphics shared_direct passthrough g1"));
     let script = runbook(&artefacts, "h");
     let stop = position(&script, "/etc/init.d/nvdGpuMgmtDaemon stop");
     assert!(stop < position(&script, &format!("esxcli software vib update -d '{zip}'")), "{script}");
     assert!(!script.contains("vib install -d '"));
     assert!(file(&artefacts, "plan.md").contains("Upgrade from vGPU 16.4 to 17.1: the guests need a guest driver of branch R550"));
     // Image-managed: the cluster image instead of esxcli, by hand.
-    let artefacts = build_text(&brownfield_host(&format!("vib \"{zip}\" release \"17.1\""), "graphics shared_direct passthrough g1").replace("  esxi", "  image_managed true\n  esxi"));
+    let artefacts = build_text(
+        &brownfield_host(&format!("vib \"{zip}\" release \"17.1\""), "graphics shared_direct passthrough g1")
+            .replace("  esxi", "  image_managed true\n  esxi"),
+    );
     let script = runbook(&artefacts, "h");
     assert!(!script.lines().any(|l| l.trim_start().starts_with("esxcli software vib")), "{script}");
     assert!(file(&artefacts, "plan.md").contains("Updates > Hosts > Image > Edit > Components > Add Components"));

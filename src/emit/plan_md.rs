@@ -15,7 +15,10 @@ pub fn render(out: &mut dyn Write, model: &Model, analysis: &Analysis, plan: &Pl
         sources.iter().filter(|(_, f)| f.kind == crate::source::SourceKind::Spec).map(|(_, f)| format!("`{}`", f.name)).collect();
     let _ = writeln!(out, "# Plan\n\nCompiled by gpuc from {}. Apply the steps in this order; each says why.", files.join(", "));
     let _ = writeln!(out, "Scripted steps run in the ESXi shell, one script per phase; a phase that changes something ends with a reboot,");
-    let _ = writeln!(out, "and a phase that finds nothing to change says \"no change, no reboot\". Every script first checks that it runs on its host.");
+    let _ = writeln!(
+        out,
+        "and a phase that finds nothing to change says \"no change, no reboot\". Every script first checks that it runs on its host."
+    );
     let _ = writeln!(out, "Manual steps (**manual**) are done by hand, as written.");
     let _ = writeln!(
         out,
@@ -28,7 +31,13 @@ pub fn render(out: &mut dyn Write, model: &Model, analysis: &Analysis, plan: &Pl
     let idle: Vec<String> = model
         .host_ids()
         .filter(|&h| !model.host(h).gpus.is_empty() && plan.host_steps(h).next().is_none())
-        .map(|h| format!("- `{}` ({}): nothing to change: its `installed` state matches the spec; no script, no maintenance window.", model.host(h).name, model.host(h).address))
+        .map(|h| {
+            format!(
+                "- `{}` ({}): nothing to change: its `installed` state matches the spec; no script, no maintenance window.",
+                model.host(h).name,
+                model.host(h).address
+            )
+        })
         .collect();
     if !idle.is_empty() {
         let _ = writeln!(out, "\n## Hosts with nothing to change\n\n{}", idle.join("\n"));

@@ -5,7 +5,9 @@
 
 use crate::check::Analysis;
 use crate::diagnostics::{Code, Diagnostic};
-use crate::model::{AssignmentPolicy, GpuId, GpuUse, GraphicsType, HostDriver, HostId, Installed, Model, PoolId, Scheduler, VgpuMode, VmId};
+use crate::model::{
+    AssignmentPolicy, GpuId, GpuUse, GraphicsType, HostDriver, HostId, Installed, Model, PoolId, Scheduler, VgpuMode, VmId,
+};
 use crate::source::Span;
 use petgraph::graph::{DiGraph, NodeIndex};
 use std::cmp::Reverse;
@@ -226,7 +228,8 @@ impl Plan {
 /// The `NVreg_RegistryDwords` value: `RmPVMRL=0x01`, `RmPVMRL=0x00030003` with a time slice,
 /// `RMEnableVgpuMigration=1`, or both joined by `;`.
 pub fn registry_dwords(rmpvmrl: Option<Rmpvmrl>, vgpu_migration: bool) -> String {
-    let scheduler = rmpvmrl.map(|r| if r.value > 0xff { format!("RmPVMRL=0x{:08x}", r.value) } else { format!("RmPVMRL=0x{:02x}", r.value) });
+    let scheduler =
+        rmpvmrl.map(|r| if r.value > 0xff { format!("RmPVMRL=0x{:08x}", r.value) } else { format!("RmPVMRL=0x{:02x}", r.value) });
     let migration = vgpu_migration.then(|| "RMEnableVgpuMigration=1".to_string());
     scheduler.into_iter().chain(migration).collect::<Vec<_>>().join(";")
 }
@@ -597,25 +600,34 @@ fn host_steps(model: &Model, analysis: &Analysis, id: HostId, vmotion: Option<Sp
         add(b, Action::SetModuleParameters { rmpvmrl, vgpu_migration }, span, why);
     }
     let scripted_driver = matches!(changes.driver, Some(Action::InstallHostDriver { .. } | Action::UpdateHostDriver { .. }));
-    let reboot = scripted_driver
-        || (changes.graphics && !graphics_first)
-        || !changes.enable_passthrough.is_empty()
-        || changes.parameters.is_some();
+    let reboot =
+        scripted_driver || (changes.graphics && !graphics_first) || !changes.enable_passthrough.is_empty() || changes.parameters.is_some();
     if reboot {
         let (reason, source) = if vgpu.is_empty() {
-            ("passthrough takes effect after a reboot", "VMware Learning Guide: GPUs for Machine Learning on vSphere, §5.1.2; Broadcom KB 309986")
+            (
+                "passthrough takes effect after a reboot",
+                "VMware Learning Guide: GPUs for Machine Learning on vSphere, §5.1.2; Broadcom KB 309986",
+            )
         } else if scripted_driver {
             (
                 "NVIDIA asks for a reboot after the VIB even when esxcli says none is needed; module parameters and passthrough take effect",
                 "NVIDIA vGPU Software User Guide 17, §2.9.1.1; 8.0, §2.6.1",
             )
         } else {
-            ("module parameters, host graphics and passthrough take effect after a reboot", "NVIDIA vGPU Software User Guide 17, §2.9.3, §8.6.1")
+            (
+                "module parameters, host graphics and passthrough take effect after a reboot",
+                "NVIDIA vGPU Software User Guide 17, §2.9.3, §8.6.1",
+            )
         };
         add(b, Action::Reboot { reason }, host.span, source);
     }
     if let Some(driver) = &changes.driver {
-        let daemon = matches!(driver, Action::InstallHostDriver { daemon: true, .. } | Action::UpdateHostDriver { daemon: true, .. } | Action::AddToClusterImage { daemon: true, .. });
+        let daemon = matches!(
+            driver,
+            Action::InstallHostDriver { daemon: true, .. }
+                | Action::UpdateHostDriver { daemon: true, .. }
+                | Action::AddToClusterImage { daemon: true, .. }
+        );
         add(
             b,
             Action::VerifyHostDriver { daemon },

@@ -18,8 +18,8 @@ mod tests;
 
 use crate::model::{GpuId, GpuUse, HostId, Model};
 use crate::plan::{Action, Plan, Step};
-use script::Script;
 pub use script::sh_quote;
+use script::Script;
 
 /// The runbook of one host: `(file name, script text)` per phase, in order. Empty when the
 /// host needs no steps.

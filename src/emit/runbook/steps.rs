@@ -37,7 +37,9 @@ pub(super) fn describe(ctx: &Ctx, action: &Action) -> String {
         }
         Action::EnablePassthrough { gpus } => format!("enable passthrough (DirectPath I/O) on {}", ctx.gpu_list(gpus)),
         Action::EnablePassthroughInClient { gpus } => format!("MANUAL: enable passthrough on {} in the vSphere Client", ctx.gpu_list(gpus)),
-        Action::SetVgpuMode { gpu, mode } => format!("set {} to {} vGPU mode", ctx.gpu_list(&[*gpu]), crate::emit::describe::mode_name(*mode)),
+        Action::SetVgpuMode { gpu, mode } => {
+            format!("set {} to {} vGPU mode", ctx.gpu_list(&[*gpu]), crate::emit::describe::mode_name(*mode))
+        }
         Action::SetModuleParameters { rmpvmrl, vgpu_migration } => {
             let dwords = registry_dwords(*rmpvmrl, *vgpu_migration);
             match rmpvmrl {
@@ -66,10 +68,7 @@ fn folder(path: &str) -> &str {
 /// What the operator does by hand before running the script.
 pub(super) fn before_running(ctx: &Ctx, action: &Action) -> Option<String> {
     let daemon_text = |path: &str| {
-        format!(
-            " and the GPU Management Daemon component (*{DAEMON_FILE}*.zip, extracted from the same NVIDIA ZIP) to {}",
-            folder(path)
-        )
+        format!(" and the GPU Management Daemon component (*{DAEMON_FILE}*.zip, extracted from the same NVIDIA ZIP) to {}", folder(path))
     };
     match action {
         Action::EnableAbove4gDecoding => Some(format!(
@@ -306,7 +305,10 @@ pub(super) fn reboot(ctx: &Ctx, s: &mut Script, next: Option<&str>, maintenance:
             format!("{}: rebooting now. When the host is back up, run {next} in its ESXi shell.", ctx.name),
             format!("{}: no change, no reboot; run {next} now.", ctx.name),
         ),
-        None => (format!("{}: rebooting now; this was the last script.", ctx.name), format!("{}: no change, no reboot; this was the last script.", ctx.name)),
+        None => (
+            format!("{}: rebooting now; this was the last script.", ctx.name),
+            format!("{}: no change, no reboot; this was the last script.", ctx.name),
+        ),
     };
     s.say(&now);
     s.line("reboot");
@@ -329,10 +331,15 @@ pub(super) fn step(ctx: &Ctx, s: &mut Script, this: &str, action: &Action) {
         }
         Action::EnablePassthroughInClient { gpus } => {
             let list = ctx.gpu_list(gpus);
-            s.comment(&format!("MANUAL, not done by this script: ESXi {} has no esxcli command for passthrough.", ctx.model.host(ctx.host).esxi.value));
+            s.comment(&format!(
+                "MANUAL, not done by this script: ESXi {} has no esxcli command for passthrough.",
+                ctx.model.host(ctx.host).esxi.value
+            ));
             s.comment(&format!("vSphere Client: host {} > Configure > Hardware > PCI Devices > Edit,", ctx.name));
             s.comment(&format!("tick {list}, click OK; then this script reboots the host and the devices become available"));
-            s.comment("for passthrough (VMware Learning Guide: GPUs for Machine Learning on vSphere, §5.1.2). Do it before running this script.");
+            s.comment(
+                "for passthrough (VMware Learning Guide: GPUs for Machine Learning on vSphere, §5.1.2). Do it before running this script.",
+            );
             s.say(&format!(
                 "{}: reminder: passthrough must be ticked in the vSphere Client (Configure > Hardware > PCI Devices > Edit) for {list} before the reboot at the end of this script.",
                 ctx.name
@@ -351,7 +358,10 @@ pub(super) fn step(ctx: &Ctx, s: &mut Script, this: &str, action: &Action) {
             s.comment(&format!("Cluster and Host Compliance). Add {file} (and the GPU Management Daemon component) to the"));
             s.comment("cluster image: vSphere Client > cluster > Updates > Hosts > Image > Edit > Components > Add");
             s.comment(&format!("Components, Validate, Save; then Remediate {}. plan.md has the whole instruction.", ctx.name));
-            s.say(&format!("{}: reminder: the NVIDIA components come from the cluster image (vLCM): remediate the host, not esxcli.", ctx.name));
+            s.say(&format!(
+                "{}: reminder: the NVIDIA components come from the cluster image (vLCM): remediate the host, not esxcli.",
+                ctx.name
+            ));
         }
         Action::SetHostGraphics { policy } => set_graphics(ctx, s, policy.esxcli()),
         Action::InstallHostDriver { path, daemon } => install_driver(ctx, s, path, *daemon),

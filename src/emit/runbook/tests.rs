@@ -216,8 +216,9 @@ fn esxi_8_passthrough_mixed_size_bundle_and_time_slice() {
     let scripts = build(NEW_HOST);
     check_all(&scripts);
     let all: String = scripts.iter().map(|(_, t)| t.as_str()).collect();
-    assert!(all
-        .contains("esxcli software vib install -d '/vmfs/volumes/ds 1/NVD-VMware-x86_64-550.54.10-1OEM.800.1.0.20613240-bundle.zip'"));
+    assert!(
+        all.contains("esxcli software vib install -d '/vmfs/volumes/ds 1/NVD-VMware-x86_64-550.54.10-1OEM.800.1.0.20613240-bundle.zip'")
+    );
     assert!(all.contains("grep -qF -- '550.54.10-'"));
     assert!(all.contains("esxcli hardware pci pcipassthru set -d '0000:5e:00.0' -e true"));
     // NVIDIA vGPU UG 17 §2.11.2.2: the type with the mode, then a refresh, then the check.
@@ -459,7 +460,11 @@ fn an_installed_release_is_updated_with_the_daemon_stopped() {
     let all: String = scripts.iter().map(|(_, t)| t.as_str()).collect();
     assert!(!all.contains("graphics host set") && !all.contains("pcipassthru set") && !all.contains("parameters set"), "{all}");
     // The host runs 16.4 today.
-    std::fs::write(host.dir.join("state/vibs"), "NVD-VGPU-800_535.161.05-1OEM.800.1.0.20613240_1 NVIDIA VMwareAccepted\nnvdgpumgmtdaemon 1.0 NVD\n").unwrap();
+    std::fs::write(
+        host.dir.join("state/vibs"),
+        "NVD-VGPU-800_535.161.05-1OEM.800.1.0.20613240_1 NVIDIA VMwareAccepted\nnvdgpumgmtdaemon 1.0 NVD\n",
+    )
+    .unwrap();
     for (file, text) in [("loaded", ""), ("type", "SharedPassthru"), ("pt-0000:5e:00.0", ""), ("dwords", "RmPVMRL=0x00030003")] {
         std::fs::write(host.dir.join("state").join(file), text).unwrap();
     }
@@ -482,7 +487,10 @@ fn an_installed_release_is_updated_with_the_daemon_stopped() {
 
 #[test]
 fn a_host_that_runs_the_spec_gets_no_script() {
-    let spec = UPGRADE_HOST.replace("\"16.4\"", "\"17.0\"").replace("535.161.05", "550.54.10").replace("COMPONENT", "/vmfs/volumes/ds1/NVD-VGPU-800_550.54.10-1OEM.800.1.0.20613240_1.zip");
+    let spec = UPGRADE_HOST
+        .replace("\"16.4\"", "\"17.0\"")
+        .replace("535.161.05", "550.54.10")
+        .replace("COMPONENT", "/vmfs/volumes/ds1/NVD-VGPU-800_550.54.10-1OEM.800.1.0.20613240_1.zip");
     assert!(build(&spec).is_empty());
     // No file needed: the release is there (E1301 relaxed).
     let without_vib = spec.replace("    vib     \"/vmfs/volumes/ds1/NVD-VGPU-800_550.54.10-1OEM.800.1.0.20613240_1.zip\"\n", "");
@@ -523,7 +531,9 @@ fn esxi_8_scripts_run_on_a_fake_host() {
         assert!(host.run(name, text).0, "{name}");
     }
     let log = host.take_log();
-    for mutation in ["vib install", "graphics host set", "parameters set", "pcipassthru set", "graphics device set", "reboot", "maintenanceMode set"] {
+    for mutation in
+        ["vib install", "graphics host set", "parameters set", "pcipassthru set", "graphics device set", "reboot", "maintenanceMode set"]
+    {
         assert!(!log.contains(mutation), "re-run did `{mutation}` again:\n{log}");
     }
 }
