@@ -296,3 +296,14 @@ fn only_what_differs_is_planned() {
     assert!(!script.lines().any(|l| l.trim_start().starts_with("esxcli software vib")), "{script}");
     assert!(file(&artefacts, "plan.md").contains("Updates > Hosts > Image > Edit > Components > Add Components"));
 }
+
+#[test]
+fn the_installed_block_names_the_hosts_own_gpus_and_valid_versions() {
+    let has = |text: &str, code: gpuc::diagnostics::Code| common::check_text(text).diagnostics.iter().any(|d| d.code == code);
+    let unknown_gpu = brownfield_host("release \"17.1\"", "release \"17.1\" passthrough g7");
+    assert!(has(&unknown_gpu, gpuc::diagnostics::Code::UnknownReference), "a GPU the host does not have");
+    let bad_release = brownfield_host("release \"17.1\"", "release \"seventeen\"");
+    assert!(has(&bad_release, gpuc::diagnostics::Code::InvalidValue));
+    let unknown_key = brownfield_host("release \"17.1\"", "release \"17.1\" vgpu_mode g0");
+    assert!(has(&unknown_key, gpuc::diagnostics::Code::UnknownAttribute));
+}

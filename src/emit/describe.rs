@@ -31,8 +31,11 @@ pub fn title(model: &Model, plan: &Plan, id: StepId) -> String {
         Action::InstallHostDriver { daemon: false, .. } => "install the NVIDIA host driver".to_string(),
         Action::InstallHostDriver { daemon: true, .. } => "install the NVIDIA host driver and GPU Management Daemon components".to_string(),
         Action::UpdateHostDriver { from, .. } => format!("update the NVIDIA host driver from vGPU {from}"),
-        Action::AddToClusterImage { update, .. } => {
-            format!("{} the NVIDIA components in the cluster image and remediate the host", if *update { "update" } else { "add" })
+        Action::AddToClusterImage { update: false, .. } => {
+            "add the NVIDIA components to the cluster image and remediate the host".to_string()
+        }
+        Action::AddToClusterImage { update: true, .. } => {
+            "update the NVIDIA components in the cluster image and remediate the host".to_string()
         }
         Action::EnablePassthrough { gpus: g } => format!("enable passthrough: {}", gpus(model, g)),
         Action::EnablePassthroughInClient { gpus: g } => format!("enable passthrough in the vSphere Client: {}", gpus(model, g)),
@@ -90,7 +93,7 @@ pub fn instruction(model: &Model, plan: &Plan, id: StepId) -> Option<String> {
             let file = path.rsplit('/').next().unwrap_or(path);
             let daemon = if *daemon { " and the GPU Management Daemon component (`nvd-gpu-mgmt-daemon_*.zip`, from the same NVIDIA download)" } else { "" };
             format!(
-                "`{}` is in an image-managed cluster: import `{file}`{daemon} to the vSphere Lifecycle Manager depot (Lifecycle Manager > Actions > Import Updates), then in the vSphere Client select the cluster > Updates > Hosts > Image > Edit > Components > Add Components, pick the NVIDIA components and their versions, Validate, Save; then Check Compliance and Remediate `{}` (VMware vSphere Lifecycle Manager 8.0, Edit an Image; NVIDIA vGPU Software User Guide 17, §2.9.1). Do not run `esxcli software vib install` there: the host would drift from the image.",
+                "`{}` is in an image-managed cluster: import `{file}`{daemon} to the vSphere Lifecycle Manager depot (Import Updates to the vSphere Lifecycle Manager Depot), then in the vSphere Client select the cluster > Updates > Hosts > Image > Edit > Components > Add Components, pick the NVIDIA components and their versions, Validate, Save; then Check Compliance and Remediate `{}` (VMware Managing Host and Cluster Lifecycle 7.0, Edit an Image; NVIDIA vGPU Software User Guide 17, §2.9.1). Do not run `esxcli software vib install` there: the host would drift from the image.",
                 model.host(h).name,
                 model.host(h).name
             )

@@ -124,7 +124,7 @@ pub struct HostState {
     pub installed: Option<Installed>,
     /// The host's cluster is managed with a single image (vLCM): software is added to the
     /// cluster image, never installed with esxcli, which would drift from the image (VMware
-    /// vSphere Lifecycle Manager 8.0, "Cluster and Host Compliance").
+    /// Managing Host and Cluster Lifecycle 8.0, "Cluster and Host Compliance").
     pub image_managed: Option<Spanned<bool>>,
 }
 

@@ -434,7 +434,7 @@ impl Changes {
     }
 }
 
-const IMAGE_WHY: &str = "R13: an image-managed cluster takes software from its image; esxcli would make the host non-compliant (VMware vSphere Lifecycle Manager 8.0, Cluster and Host Compliance; Edit an Image)";
+const IMAGE_WHY: &str = "R13: an image-managed cluster takes software from its image; esxcli would make the host non-compliant (VMware Managing Host and Cluster Lifecycle 8.0, Cluster and Host Compliance; 7.0, Edit an Image)";
 
 /// The driver step: install, update from another release, or (image-managed) the cluster image.
 fn driver_change(nvidia: &HostDriver, installed: Option<&Installed>, image_managed: bool) -> Option<Action> {

@@ -354,7 +354,7 @@ pub(super) fn step(ctx: &Ctx, s: &mut Script, this: &str, action: &Action) {
         Action::AddToClusterImage { path, .. } => {
             let file = path.rsplit('/').next().unwrap_or(path);
             s.comment("MANUAL, not done by this script: the host's cluster is managed with a single image (vLCM); an");
-            s.comment("esxcli install would make the host non-compliant with it (VMware vSphere Lifecycle Manager 8.0,");
+            s.comment("esxcli install would make the host non-compliant with it (VMware Managing Host and Cluster Lifecycle 8.0,");
             s.comment(&format!("Cluster and Host Compliance). Add {file} (and the GPU Management Daemon component) to the"));
             s.comment("cluster image: vSphere Client > cluster > Updates > Hosts > Image > Edit > Components > Add");
             s.comment(&format!("Components, Validate, Save; then Remediate {}. plan.md has the whole instruction.", ctx.name));
@@ -607,7 +607,8 @@ fn verify_scheduler(ctx: &Ctx, s: &mut Script, rmpvmrl: Rmpvmrl) {
     for g in ctx.vgpu_gpus() {
         let Some(pci) = ctx.pci(g) else { continue };
         let line = format!("GPU at {pci} has software scheduler {state} with policy {policy}");
-        s.open(&format!("if ! dmesg | grep NVRM | grep -qF {}; then", sh_quote(&line)));
+        // The kernel ring buffer may have wrapped since the boot; the log file keeps the line.
+        s.open(&format!("if ! {{ dmesg; cat /var/log/vmkernel.log; }} 2> /dev/null | grep NVRM | grep -qF {}; then", sh_quote(&line)));
         s.fail(&format!(
             "{} ({pci}) does not log \"{line}\" (dmesg, /var/log/vmkernel.log); check NVreg_RegistryDwords with esxcli system module parameters list -m nvidia",
             ctx.label(g)
