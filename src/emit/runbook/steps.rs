@@ -167,8 +167,13 @@ fn mode_done(pci: &str, mode: VgpuMode) -> String {
         VgpuMode::MixedSize => "mixed ?size",
         VgpuMode::SameSize => "same ?size",
     };
+    format!("{} | grep -Eqi '{pattern}'", device_block(pci))
+}
+
+/// The lines of one device's block in `esxcli graphics device list` (headed by its address).
+fn device_block(pci: &str) -> String {
     format!(
-        "esxcli graphics device list | awk -v dev={} 'index(tolower($0), dev) == 1 {{ on = 1; next }} /^[^[:space:]]/ {{ on = 0 }} on' | grep -Eqi '{pattern}'",
+        "esxcli graphics device list | awk -v dev={} 'index(tolower($0), dev) == 1 {{ on = 1; next }} /^[^[:space:]]/ {{ on = 0 }} on'",
         sh_quote(pci)
     )
 }
@@ -595,6 +600,18 @@ fn verify_driver(ctx: &Ctx, s: &mut Script, daemon: bool) {
     s.open(&format!("if ! {{ {}; }}; then", graphics_done(policy)));
     s.fail(&format!("{}: host graphics is not SharedPassthru with policy {policy} (esxcli graphics host get)", ctx.name));
     s.close();
+    // NVIDIA vGPU UG 17 §2.9.3: the configured and active type of each GPU must be Shared
+    // Direct. NVIDIA shows no sample of esxcli graphics device list, so a missing
+    // "SharedPassthru" in a GPU's block is a warning to look in the vSphere Client, not a failure.
+    for &g in &gpus {
+        let Some(pci) = ctx.pci(g) else { continue };
+        s.open(&format!("if ! {} | grep -q SharedPassthru; then", device_block(&pci)));
+        s.say(&format!(
+            "gpuc: warning: {} ({pci}): esxcli graphics device list shows no SharedPassthru; check that its type is Shared Direct (vSphere Client: host > Configure > Hardware > Graphics > Graphics Devices)",
+            ctx.label(g)
+        ));
+        s.close();
+    }
     s.say(&format!("{}: the NVIDIA vGPU manager is installed and running", ctx.name));
 }
 

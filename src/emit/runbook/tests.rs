@@ -290,7 +290,7 @@ case "$cmd $*" in
   "esxcli system module parameters set -m nvidia -p "*) v=$8; printf %s "${v#NVreg_RegistryDwords=}" > "$S/dwords" ;;
   "esxcli hardware pci pcipassthru list") echo "Device ID  Enabled"; for d in 0000:09:00.0 0000:0a:00.0 0000:0b:00.0 0000:3b:00.0 0000:5e:00.0; do if [ -f "$S/pt-$d" ]; then echo "$d true"; else echo "$d false"; fi; done ;;
   "esxcli hardware pci pcipassthru set -d "*" -e true") in_mm; : > "$S/pt-$6" ;;
-  "esxcli graphics device list") for d in 0000:3b:00.0 0000:5e:00.0; do echo "$d"; echo "   Vendor Name: NVIDIA"; echo "   vGPU Mode: $(get "mode-$d" SameSize)"; done ;;
+  "esxcli graphics device list") for d in 0000:3b:00.0 0000:5e:00.0; do echo "$d"; echo "   Vendor Name: NVIDIA"; echo "   Graphics Type: $(get type Shared)"; echo "   vGPU Mode: $(get "mode-$d" SameSize)"; done ;;
   "esxcli graphics device set --device-id="*" --type SharedPassthru --vgpu-mode="*) d=${4#--device-id=}; printf %s "${7#--vgpu-mode=}" > "$S/mode-$d" ;;
   "vmkload_mod -l") echo "Name Used Size"; if [ -f "$S/loaded" ]; then echo "nvidia 2 1234"; fi ;;
   "nvdGpuMgmtDaemon status") [ -f "$S/loaded" ] && grep -q nvdgpumgmtdaemon "$S/vibs" ;;
