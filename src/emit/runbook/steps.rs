@@ -395,14 +395,26 @@ fn set_graphics(ctx: &Ctx, s: &mut Script, policy: &str) {
     s.close();
 }
 
-/// Sets `daemon_zip` to the GPU Management Daemon component beside the host driver component.
+/// Sets `daemon_zip` to the GPU Management Daemon component beside the host driver component:
+/// the one whose name has the driver's version (vSphere 8 names such as
+/// `nvd-gpu-mgmt-daemon_550.54.16-0.0.0000_<build>.zip`), else any.
 fn find_daemon(ctx: &Ctx, s: &mut Script, path: &str) {
     let dir = folder(path);
     s.line("daemon_zip=''");
     s.open(&format!("for f in {}*{DAEMON_FILE}*.zip; do", sh_quote(dir)));
-    s.open("if [ -f \"$f\" ]; then");
-    s.line("daemon_zip=$f");
-    s.close();
+    match driver_version(path) {
+        Some(version) => {
+            s.open("case \"$f\" in");
+            s.line(&format!("*{}*) daemon_zip=$f ;;", sh_quote(&version)));
+            s.line("*) if [ -z \"$daemon_zip\" ] && [ -f \"$f\" ]; then daemon_zip=$f; fi ;;");
+            s.close_with("esac");
+        }
+        None => {
+            s.open("if [ -f \"$f\" ]; then");
+            s.line("daemon_zip=$f");
+            s.close();
+        }
+    }
     s.close_with("done");
     s.open("if [ -z \"$daemon_zip\" ]; then");
     s.fail(&format!(
