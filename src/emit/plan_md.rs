@@ -22,7 +22,7 @@ pub fn render(out: &mut dyn Write, model: &Model, analysis: &Analysis, plan: &Pl
     let _ = writeln!(out, "Manual steps (**manual**) are done by hand, as written.");
     let _ = writeln!(
         out,
-        "\nOrder note: the host graphics type is set to SharedPassthru and the host rebooted before the NVIDIA VIB is installed, as the VMware Learning Guide: GPUs for Machine Learning on vSphere asks (§6.1.3: otherwise Shared Direct cannot be enabled for the device once the VIB is installed); NVIDIA vGPU Software User Guide 17 (§2.9.1.1, §2.9.3) installs the VIB first."
+        "\nOrder note: the host graphics type is set to SharedPassthru and the host rebooted before the NVIDIA VIB is installed, as the VMware Learning Guide: GPUs for Machine Learning on vSphere asks (§6.1.3: otherwise Shared Direct cannot be enabled for the device once the VIB is installed); NVIDIA vGPU Software User Guide 17 (§2.9.1.1, §2.9.3) installs the VIB first. NVIDIA's install procedure exits maintenance mode before its reboot (§2.9.1.1); the runbooks keep the host in maintenance mode through the reboot and the verification and exit last, as its update procedure does (§2.9.1.2: \"Reboot the ESXi host and remove it from maintenance mode\")."
     );
     let _ = writeln!(
         out,
@@ -88,17 +88,7 @@ pub fn render(out: &mut dyn Write, model: &Model, analysis: &Analysis, plan: &Pl
 /// Where to keep the host's scripts, an upgrade's guest drivers and the scheduler encoding.
 fn host_notes(out: &mut dyn Write, model: &Model, plan: &Plan, h: HostId, scripts: &[String]) {
     let host = model.host(h);
-    // A datastore folder survives the reboots; the ESXi root file system, /tmp and /scratch on a
-    // RAM disk do not (VMware ESXi Installation and Setup 8.0, ESXi System Storage Overview).
-    let datastore = host
-        .nvidia
-        .as_ref()
-        .and_then(|n| n.vib.as_ref())
-        .and_then(|v| v.value.strip_prefix("/vmfs/volumes/"))
-        .and_then(|rest| rest.split('/').next())
-        .filter(|ds| !ds.is_empty())
-        .unwrap_or("<datastore>");
-    let folder = format!("/vmfs/volumes/{datastore}/gpuc");
+    let folder = super::runbook::scripts_folder(model, h);
     let target = if host.address.is_empty() { host.name.as_str() } else { host.address.as_str() };
     if let Some(first) = scripts.first() {
         let _ = writeln!(
