@@ -287,6 +287,13 @@ fn only_what_differs_is_planned() {
     assert!(stop < position(&script, &format!("esxcli software vib update -d '{zip}'")), "{script}");
     assert!(!script.contains("vib install -d '"));
     assert!(file(&artefacts, "plan.md").contains("Upgrade from vGPU 16.4 to 17.1: the guests need a guest driver of branch R550"));
+    // A GPU enabled for passthrough today that the spec shares by vGPU: passthrough off first.
+    let artefacts = build_text(&brownfield_host(
+        &format!("vib \"{zip}\" release \"17.1\""),
+        "release \"17.1\" graphics shared_direct passthrough g0, g1",
+    ));
+    let script = runbook(&artefacts, "h");
+    assert!(script.contains("esxcli hardware pci pcipassthru set -d '0000:3b:00.0' -e false") && !script.contains("-e true"), "{script}");
     // Image-managed: the cluster image instead of esxcli, by hand.
     let artefacts = build_text(
         &brownfield_host(&format!("vib \"{zip}\" release \"17.1\""), "graphics shared_direct passthrough g1")

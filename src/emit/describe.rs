@@ -39,6 +39,7 @@ pub fn title(model: &Model, plan: &Plan, id: StepId) -> String {
         }
         Action::EnablePassthrough { gpus: g } => format!("enable passthrough: {}", gpus(model, g)),
         Action::EnablePassthroughInClient { gpus: g } => format!("enable passthrough in the vSphere Client: {}", gpus(model, g)),
+        Action::DisablePassthrough { gpus: g, .. } => format!("disable passthrough: {}", gpus(model, g)),
         Action::SetVgpuMode { gpu, mode } => format!("{} vGPU mode on {}", mode_name(*mode), model.gpu_label(*gpu)),
         Action::SetModuleParameters { rmpvmrl, vgpu_migration } => {
             format!("nvidia module NVreg_RegistryDwords={}", crate::plan::registry_dwords(*rmpvmrl, *vgpu_migration))
@@ -83,6 +84,11 @@ pub fn instruction(model: &Model, plan: &Plan, id: StepId) -> Option<String> {
         (Action::EnableAbove4gDecoding, Target::Host(h)) => format!(
             "In the BIOS of `{}`, enable \"above 4G decoding\" (also named \"memory mapped I/O above 4 GB\" or \"PCI 64-bit resource handling above 4G\", usually in the PCI section), then write `bios {{ above_4g_decoding true }}` in the spec.",
             model.host(h).name
+        ),
+        (Action::DisablePassthrough { gpus: g, in_client: true }, Target::Host(h)) => format!(
+            "vSphere Client: select `{}` > Configure > Hardware > PCI Devices > Edit, untick {}, click OK. The phase's script then reboots the host.",
+            model.host(h).name,
+            gpus(model, g)
         ),
         (Action::EnablePassthroughInClient { gpus: g }, Target::Host(h)) => format!(
             "vSphere Client: select `{}` > Configure > Hardware > PCI Devices > Edit, tick {}, click OK. The phase's script then reboots the host.",

@@ -65,6 +65,12 @@ pub enum Action {
     EnablePassthroughInClient {
         gpus: Vec<GpuId>,
     },
+    /// GPUs enabled for passthrough today that the spec shares by vGPU: `pcipassthru set -e
+    /// false`, or by hand in the vSphere Client on ESXi 6.x (`in_client`); effective at the reboot.
+    DisablePassthrough {
+        gpus: Vec<GpuId>,
+        in_client: bool,
+    },
     /// `esxcli graphics device set --type SharedPassthru --vgpu-mode=...`, then `esxcli graphics
     /// host refresh` (NVIDIA vGPU UG 17 §2.11.2.2); no reboot.
     SetVgpuMode {
@@ -168,6 +174,7 @@ impl Action {
             self,
             Action::EnableAbove4gDecoding
                 | Action::EnablePassthroughInClient { .. }
+                | Action::DisablePassthrough { in_client: true, .. }
                 | Action::AddToClusterImage { .. }
                 | Action::EnableVgpuHotMigrate
                 | Action::ConfigureVm
@@ -418,6 +425,7 @@ struct Changes {
     graphics: bool,
     driver: Option<Action>,
     enable_passthrough: Vec<GpuId>,
+    disable_passthrough: Vec<GpuId>,
     parameters: Option<(Option<Rmpvmrl>, bool, Span)>,
     modes: Vec<(GpuId, VgpuMode)>,
     ecc_off: Vec<GpuId>,
@@ -428,6 +436,7 @@ impl Changes {
         self.graphics
             || self.driver.is_some()
             || !self.enable_passthrough.is_empty()
+            || !self.disable_passthrough.is_empty()
             || self.parameters.is_some()
             || !self.modes.is_empty()
             || !self.ecc_off.is_empty()
@@ -484,6 +493,7 @@ fn changes(model: &Model, analysis: &Analysis, id: HostId, vgpu: &[GpuId], passt
         graphics: !vgpu.is_empty() && !graphics_in_place,
         driver: nvidia.and_then(|n| driver_change(n, installed, image_managed)),
         enable_passthrough: passthrough.iter().copied().filter(|&g| !listed(|i| &i.passthrough, g)).collect(),
+        disable_passthrough: vgpu.iter().copied().filter(|&g| listed(|i| &i.passthrough, g)).collect(),
         parameters,
         modes: vgpu
             .iter()
@@ -590,6 +600,14 @@ fn host_steps(model: &Model, analysis: &Analysis, id: HostId, vmotion: Option<Sp
             );
         }
     }
+    if let Some(&first) = changes.disable_passthrough.first() {
+        add(
+            b,
+            Action::DisablePassthrough { gpus: changes.disable_passthrough.clone(), in_client: !esxcli_passthrough },
+            model.gpu(first).usage.span,
+            "R3: a GPU shared by vGPU is not a passthrough device; the change takes effect at the reboot (Broadcom ESXCLI Command Reference, esxcli hardware pci pcipassthru; NVIDIA vGPU Software User Guide 17, §2.9.3)",
+        );
+    }
     if let Some((rmpvmrl, vgpu_migration, span)) = changes.parameters {
         let why = match (rmpvmrl, vgpu_migration) {
             (Some(_), true) => "R15, R18: the vGPU scheduler (RmPVMRL) and, for vMotion on vGPU 6 and 7, RMEnableVgpuMigration=1, in one value: -p replaces the whole string (NVIDIA vGPU Software User Guide 6.0 and 8.0)",
@@ -600,8 +618,11 @@ fn host_steps(model: &Model, analysis: &Analysis, id: HostId, vmotion: Option<Sp
         add(b, Action::SetModuleParameters { rmpvmrl, vgpu_migration }, span, why);
     }
     let scripted_driver = matches!(changes.driver, Some(Action::InstallHostDriver { .. } | Action::UpdateHostDriver { .. }));
-    let reboot =
-        scripted_driver || (changes.graphics && !graphics_first) || !changes.enable_passthrough.is_empty() || changes.parameters.is_some();
+    let reboot = scripted_driver
+        || (changes.graphics && !graphics_first)
+        || !changes.enable_passthrough.is_empty()
+        || !changes.disable_passthrough.is_empty()
+        || changes.parameters.is_some();
     if reboot {
         let (reason, source) = if vgpu.is_empty() {
             (

@@ -112,7 +112,9 @@ fn slug(steps: &[&Step]) -> &'static str {
             Action::InstallHostDriver { .. } | Action::AddToClusterImage { update: false, .. } => (0, "driver"),
             Action::UpdateHostDriver { .. } | Action::AddToClusterImage { update: true, .. } => (0, "upgrade"),
             Action::SetHostGraphics { .. } => (1, "graphics"),
-            Action::EnablePassthrough { .. } | Action::EnablePassthroughInClient { .. } => (2, "passthrough"),
+            Action::EnablePassthrough { .. } | Action::EnablePassthroughInClient { .. } | Action::DisablePassthrough { .. } => {
+                (2, "passthrough")
+            }
             Action::SetModuleParameters { .. } => (3, "scheduler"),
             Action::DisableEcc { .. } => (4, "ecc"),
             Action::SetVgpuMode { .. } => (5, "vgpu-mode"),

@@ -37,6 +37,12 @@ pub(super) fn describe(ctx: &Ctx, action: &Action) -> String {
         }
         Action::EnablePassthrough { gpus } => format!("enable passthrough (DirectPath I/O) on {}", ctx.gpu_list(gpus)),
         Action::EnablePassthroughInClient { gpus } => format!("MANUAL: enable passthrough on {} in the vSphere Client", ctx.gpu_list(gpus)),
+        Action::DisablePassthrough { gpus, in_client: false } => {
+            format!("disable passthrough on {} (shared by vGPU now)", ctx.gpu_list(gpus))
+        }
+        Action::DisablePassthrough { gpus, in_client: true } => {
+            format!("MANUAL: disable passthrough on {} in the vSphere Client (shared by vGPU now)", ctx.gpu_list(gpus))
+        }
         Action::SetVgpuMode { gpu, mode } => {
             format!("set {} to {} vGPU mode", ctx.gpu_list(&[*gpu]), crate::emit::describe::mode_name(*mode))
         }
@@ -77,6 +83,11 @@ pub(super) fn before_running(ctx: &Ctx, action: &Action) -> Option<String> {
         )),
         Action::EnablePassthroughInClient { gpus } => Some(format!(
             "in the vSphere Client, host {} > Configure > Hardware > PCI Devices > Edit, tick {} and click OK",
+            ctx.name,
+            ctx.gpu_list(gpus)
+        )),
+        Action::DisablePassthrough { gpus, in_client: true } => Some(format!(
+            "in the vSphere Client, host {} > Configure > Hardware > PCI Devices > Edit, untick {} and click OK",
             ctx.name,
             ctx.gpu_list(gpus)
         )),
@@ -160,6 +171,10 @@ fn passthrough_done(pci: &str) -> String {
     format!("esxcli hardware pci pcipassthru list | awk -v dev={} 'tolower($1) == dev {{ print $2 }}' | grep -qx true", sh_quote(pci))
 }
 
+fn passthrough_off(pci: &str) -> String {
+    format!("esxcli hardware pci pcipassthru list | awk -v dev={} 'tolower($1) == dev {{ print $2 }}' | grep -qx false", sh_quote(pci))
+}
+
 /// The device's block of `esxcli graphics device list` names its mode. NVIDIA shows no sample
 /// output (vGPU UG 17 §2.11.2.2), so the block is searched for `MixedSize`/`SameSize`.
 fn mode_done(pci: &str, mode: VgpuMode) -> String {
@@ -209,6 +224,10 @@ pub(super) fn checks(ctx: &Ctx, script: &str, action: &Action) -> Vec<Check> {
             checks
         }
         Action::EnablePassthrough { gpus } => per_gpu(gpus, "passthrough", &passthrough_done),
+        Action::DisablePassthrough { gpus, in_client: false } => per_gpu(gpus, "no-passthrough", &passthrough_off),
+        Action::DisablePassthrough { in_client: true, .. } => {
+            vec![Check { label: "passthrough-reboot".to_string(), done: phase_done(script) }]
+        }
         Action::SetVgpuMode { gpu, mode } => per_gpu(&[*gpu], "vgpu-mode", &|pci: &str| mode_done(pci, *mode)),
         Action::SetModuleParameters { rmpvmrl, vgpu_migration } => {
             vec![Check { label: "parameters".to_string(), done: parameters_done(&registry_dwords(*rmpvmrl, *vgpu_migration)) }]
@@ -333,6 +352,38 @@ pub(super) fn step(ctx: &Ctx, s: &mut Script, this: &str, action: &Action) {
                 "{}: reminder: above-4G decoding must be enabled in the server BIOS (GPUs mapping 16 GB or more); this script assumes it is.",
                 ctx.name
             ));
+        }
+        Action::DisablePassthrough { gpus, in_client: true } => {
+            let list = ctx.gpu_list(gpus);
+            s.comment(&format!("MANUAL, not done by this script: untick {list} in the vSphere Client"));
+            s.comment(&format!(
+                "(host {} > Configure > Hardware > PCI Devices > Edit) before running it; the reboot below applies it.",
+                ctx.name
+            ));
+            s.say(&format!(
+                "{}: reminder: passthrough must be unticked in the vSphere Client for {list} before the reboot at the end of this script.",
+                ctx.name
+            ));
+            s.open(&format!("if {}; then", phase_done(this)));
+            s.say(&format!("{}: passthrough was unticked and the host rebooted in an earlier run", ctx.name));
+            s.mid("else");
+            s.changed(&format!("passthrough unticked in the vSphere Client for {list}"));
+            s.close();
+        }
+        Action::DisablePassthrough { gpus, in_client: false } => {
+            s.comment("These GPUs are shared by vGPU now; a passthrough device is not (the change takes effect at the reboot).");
+            for &g in gpus {
+                let Some(pci) = ctx.pci(g) else {
+                    missing_pci(ctx, s, g);
+                    continue;
+                };
+                s.open(&format!("if {}; then", passthrough_off(&pci)));
+                s.say(&format!("{} ({pci}): passthrough already disabled", ctx.label(g)));
+                s.mid("else");
+                s.line(&format!("esxcli hardware pci pcipassthru set -d {} -e false", sh_quote(&pci)));
+                s.changed(&format!("passthrough disabled on {pci}"));
+                s.close();
+            }
         }
         Action::EnablePassthroughInClient { gpus } => {
             let list = ctx.gpu_list(gpus);
