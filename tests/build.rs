@@ -179,7 +179,7 @@ fn vgpu_host_runbook_follows_the_guide() {
     let script = runbook(&artefacts, "esx14");
     let enter = position(&script, "esxcli system maintenanceMode set --enable true");
     let graphics = position(&script, "--default-type SharedPassthru");
-    let first_reboot = position(&script, "\nreboot");
+    let first_reboot = position(&script, "\n  reboot\n");
     let install = position(&script, "esxcli software vib install -v '/");
     let exit = script.rfind("esxcli system maintenanceMode set --enable false").expect("exits maintenance mode");
     assert!(enter < graphics && graphics < first_reboot && first_reboot < install && install < exit);
@@ -235,4 +235,82 @@ fn graph_command_prints_dot_and_mermaid() {
     let out = Command::new(env!("CARGO_BIN_EXE_gpuc")).args(["graph", "--format", "mermaid", "examples/lab.gpu"]).output().expect("runs");
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("flowchart TD"));
     assert_eq!(gpuc(&["graph", "tests/guide/three-p100-8q-on-one-p100.gpu"]), 1);
+}
+
+#[test]
+fn no_build_output_cites_an_internal_document() {
+    // What gpuc writes names public documents; "seed §" and "ref §" are DESIGN.md's shorthands.
+    for example in common::files_in("examples", "gpu") {
+        for a in build(&example) {
+            for internal in ["seed §", "ref §"] {
+                assert!(!a.text.contains(internal), "{} {}: `{internal}` in:\n{}", example.display(), a.path, a.text);
+            }
+        }
+    }
+}
+
+/// A vGPU 17 host on ESXi 8.0 U3; `{nvidia}` and `{installed}` are filled in per test.
+fn brownfield_host(nvidia: &str, installed: &str) -> String {
+    format!(
+        "host h {{\n  address \"h.lab\"\n  esxi \"8.0 U3\"\n  bios {{ above_4g_decoding true }}\n  nvidia {{ {nvidia} }}\n  installed {{ {installed} }}\n  gpu g0 {{ model nvidia-l40s pci 0000:3b:00.0 use vgpu }}\n  gpu g1 {{ model nvidia-l40s pci 0000:5e:00.0 use passthrough }}\n}}\n"
+    )
+}
+
+#[test]
+fn an_installed_release_needs_no_vib_and_a_host_in_its_spec_state_no_script() {
+    let spec = brownfield_host("release \"17.1\"", "release \"17.1\" graphics shared_direct passthrough g1");
+    let artefacts = build_text(&spec);
+    assert!(artefacts.iter().all(|a| !a.path.starts_with("hosts/")), "no script for a host with nothing to change");
+    assert!(file(&artefacts, "plan.md").contains("- `h` (h.lab): nothing to change"));
+    // Another release installed and no file to update with: E1301 stays.
+    let checked = common::check_text(&brownfield_host("release \"17.1\"", "release \"16.4\""));
+    assert!(checked.diagnostics.iter().any(|d| d.code == gpuc::diagnostics::Code::NoHostDriver), "{}", common::rendered(&checked));
+    // No `installed` release at all: E1301 stays too.
+    let checked = common::check_text(&brownfield_host("release \"17.1\"", "graphics shared_direct"));
+    assert!(checked.diagnostics.iter().any(|d| d.code == gpuc::diagnostics::Code::NoHostDriver));
+}
+
+#[test]
+fn only_what_differs_is_planned() {
+    let zip = "/vmfs/volumes/ds1/NVD-VGPU-800_550.54.16-1OEM.800.1.0.20613240_1.zip";
+    // Graphics and passthrough in place: the component install and its reboot, nothing else.
+    let artefacts = build_text(&brownfield_host(&format!("vib \"{zip}\" release \"17.1\""), "graphics shared_direct passthrough g1"));
+    let script = runbook(&artefacts, "h");
+    assert!(script.contains(&format!("esxcli software vib install -d '{zip}'")) && script.contains("vib install -d \"$daemon_zip\""));
+    assert!(!script.contains("graphics host set") && !script.contains("pcipassthru set"), "{script}");
+    assert!(script.contains("if ! /etc/init.d/nvdGpuMgmtDaemon status; then"));
+    // Another release installed: an update with the daemon stopped, and the guests' branch in plan.md.
+    let artefacts =
+        build_text(&brownfield_host(&format!("vib \"{zip}\" release \"17.1\""), "release \"16.4\" graphics shared_direct passthrough g1"));
+    let script = runbook(&artefacts, "h");
+    let stop = position(&script, "/etc/init.d/nvdGpuMgmtDaemon stop");
+    assert!(stop < position(&script, &format!("esxcli software vib update -d '{zip}'")), "{script}");
+    assert!(!script.contains("vib install -d '"));
+    assert!(file(&artefacts, "plan.md").contains("Upgrade from vGPU 16.4 to 17.1: the guests need a guest driver of branch R550"));
+    // A GPU enabled for passthrough today that the spec shares by vGPU: passthrough off first.
+    let artefacts = build_text(&brownfield_host(
+        &format!("vib \"{zip}\" release \"17.1\""),
+        "release \"17.1\" graphics shared_direct passthrough g0, g1",
+    ));
+    let script = runbook(&artefacts, "h");
+    assert!(script.contains("esxcli hardware pci pcipassthru set -d '0000:3b:00.0' -e false") && !script.contains("-e true"), "{script}");
+    // Image-managed: the cluster image instead of esxcli, by hand.
+    let artefacts = build_text(
+        &brownfield_host(&format!("vib \"{zip}\" release \"17.1\""), "graphics shared_direct passthrough g1")
+            .replace("  esxi", "  image_managed true\n  esxi"),
+    );
+    let script = runbook(&artefacts, "h");
+    assert!(!script.lines().any(|l| l.trim_start().starts_with("esxcli software vib")), "{script}");
+    assert!(file(&artefacts, "plan.md").contains("Updates > Hosts > Image > Edit > Components > Add Components"));
+}
+
+#[test]
+fn the_installed_block_names_the_hosts_own_gpus_and_valid_versions() {
+    let has = |text: &str, code: gpuc::diagnostics::Code| common::check_text(text).diagnostics.iter().any(|d| d.code == code);
+    let unknown_gpu = brownfield_host("release \"17.1\"", "release \"17.1\" passthrough g7");
+    assert!(has(&unknown_gpu, gpuc::diagnostics::Code::UnknownReference), "a GPU the host does not have");
+    let bad_release = brownfield_host("release \"17.1\"", "release \"seventeen\"");
+    assert!(has(&bad_release, gpuc::diagnostics::Code::InvalidValue));
+    let unknown_key = brownfield_host("release \"17.1\"", "release \"17.1\" vgpu_mode g0");
+    assert!(has(&unknown_key, gpuc::diagnostics::Code::UnknownAttribute));
 }

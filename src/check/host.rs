@@ -171,8 +171,13 @@ fn driver(host: &Host, out: &mut Out) {
         );
         return;
     };
+    // A host that already runs the release needs no file to install (`installed { release }`).
+    let release_installed = match (&host.state.installed, &nvidia.release) {
+        (Some(installed), Some(release)) => installed.has_release(&release.value, None),
+        _ => false,
+    };
     for (present, key, example) in [
-        (nvidia.vib.is_some(), "vib", "vib \"/vmfs/volumes/ds1/NVIDIA/NVIDIA-VMware_ESXi_8.0_Host_Driver.vib\""),
+        (nvidia.vib.is_some() || release_installed, "vib", "vib \"/vmfs/volumes/ds1/NVIDIA/NVIDIA-VMware_ESXi_8.0_Host_Driver.vib\""),
         (nvidia.release.is_some(), "release", "release \"17.1\""),
     ] {
         if !present {

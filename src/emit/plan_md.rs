@@ -3,7 +3,7 @@
 
 use super::describe::{instruction, title};
 use crate::check::Analysis;
-use crate::model::{GpuUse, Model};
+use crate::model::{GpuUse, HostId, Model};
 use crate::plan::{Action, Plan, Target};
 use crate::source::Sources;
 use std::fmt::Write;
@@ -14,12 +14,34 @@ pub fn render(out: &mut dyn Write, model: &Model, analysis: &Analysis, plan: &Pl
     let files: Vec<String> =
         sources.iter().filter(|(_, f)| f.kind == crate::source::SourceKind::Spec).map(|(_, f)| format!("`{}`", f.name)).collect();
     let _ = writeln!(out, "# Plan\n\nCompiled by gpuc from {}. Apply the steps in this order; each says why.", files.join(", "));
-    let _ = writeln!(out, "Scripted steps run in the ESXi shell, one script per phase; a phase ends with a reboot.");
+    let _ = writeln!(out, "Scripted steps run in the ESXi shell, one script per phase; a phase that changes something ends with a reboot,");
+    let _ = writeln!(
+        out,
+        "and a phase that finds nothing to change says \"no change, no reboot\". Every script first checks that it runs on its host."
+    );
     let _ = writeln!(out, "Manual steps (**manual**) are done by hand, as written.");
     let _ = writeln!(
         out,
-        "\nOrder note: the host graphics type is set to SharedPassthru and the host rebooted before the NVIDIA VIB is installed, as the guide asks (seed §6.1.3: otherwise Shared Direct cannot be enabled for the device once the VIB is installed); later NVIDIA guides install the VIB first."
+        "\nOrder note: the host graphics type is set to SharedPassthru and the host rebooted before the NVIDIA VIB is installed, as the VMware Learning Guide: GPUs for Machine Learning on vSphere asks (§6.1.3: otherwise Shared Direct cannot be enabled for the device once the VIB is installed); NVIDIA vGPU Software User Guide 17 (§2.9.1.1, §2.9.3) installs the VIB first. NVIDIA's install procedure exits maintenance mode before its reboot (§2.9.1.1); the runbooks keep the host in maintenance mode through the reboot and the verification and exit last, as its update procedure does (§2.9.1.2: \"Reboot the ESXi host and remove it from maintenance mode\")."
     );
+    let _ = writeln!(
+        out,
+        "\nMaintenance mode: a script that has something to change lists the VMs still powered on (`esxcli vm process list`) and stops with their names. Entering maintenance mode through vCenter (host > Enter Maintenance Mode) lets DRS evacuate the host (VMware vSphere Resource Management 8.0, Place a Host in Maintenance Mode); vGPU VMs move by vMotion only with `vgpu.hotmigrate.enabled` and DRS partially automated or manual (NVIDIA vGPU Software User Guide 17, §2.2, §2.9.2), and passthrough VMs cannot vMotion: power them off (Broadcom KB 2142307)."
+    );
+    let idle: Vec<String> = model
+        .host_ids()
+        .filter(|&h| !model.host(h).gpus.is_empty() && plan.host_steps(h).next().is_none())
+        .map(|h| {
+            format!(
+                "- `{}` ({}): nothing to change: its `installed` state matches the spec; no script, no maintenance window.",
+                model.host(h).name,
+                model.host(h).address
+            )
+        })
+        .collect();
+    if !idle.is_empty() {
+        let _ = writeln!(out, "\n## Hosts with nothing to change\n\n{}", idle.join("\n"));
+    }
     let mut number = 0;
     let mut section: Option<Target> = None;
     let mut phase = 0;
@@ -33,6 +55,9 @@ pub fn render(out: &mut dyn Write, model: &Model, analysis: &Analysis, plan: &Pl
             section = Some(heading_target);
             phase = 0;
             let _ = writeln!(out, "\n## {}", heading(model, heading_target));
+            if let Target::Host(h) = heading_target {
+                host_notes(out, model, plan, h, scripts.get(h.index()).map_or(&[][..], Vec::as_slice));
+            }
         }
         if let Target::Host(h) = step.target {
             if step.phase != phase {
@@ -58,6 +83,56 @@ pub fn render(out: &mut dyn Write, model: &Model, analysis: &Analysis, plan: &Pl
         }
     }
     placement(model, analysis, out);
+}
+
+/// Where to keep the host's scripts, an upgrade's guest drivers and the scheduler encoding.
+fn host_notes(out: &mut dyn Write, model: &Model, plan: &Plan, h: HostId, scripts: &[String]) {
+    let host = model.host(h);
+    let folder = super::runbook::scripts_folder(model, h);
+    let target = if host.address.is_empty() { host.name.as_str() } else { host.address.as_str() };
+    if let Some(first) = scripts.first() {
+        let _ = writeln!(
+            out,
+            "\nKeep the scripts in a datastore folder, which survives the reboots (the ESXi root file system and `/tmp` do not: VMware ESXi Installation and Setup 8.0, ESXi System Storage Overview). Copy them with SSH enabled on the host:\n\n```sh\nssh root@{target} mkdir -p '{folder}'\nscp -r hosts/{name} 'root@{target}:{folder}/'\n```\n\nthen run them in its ESXi shell in order, starting with `cd '{folder}/{name}' && sh ./{first}`.",
+            name = host.name
+        );
+    }
+    for (_, step) in plan.host_steps(h) {
+        match &step.action {
+            Action::UpdateHostDriver { from, .. } => upgrade_note(out, model, h, from),
+            Action::AddToClusterImage { update: true, .. } => upgrade_note(out, model, h, "the installed release"),
+            Action::SetModuleParameters { rmpvmrl: Some(r), .. } if r.since_15 => {
+                let _ = writeln!(
+                    out,
+                    "\nScheduler: `RmPVMRL=0x{:08x}` means {} by the table in NVIDIA vGPU Software User Guide 17, §8.6.4 (releases 15 and later); §8.6.1 and §8.6.2 of the same guide still show the older form (`0x00030001`), which that table reads as strict round-robin with a scheduling frequency. Phase scripts check each GPU's scheduler line in the vmkernel log after the reboot (§8.3.4).",
+                    r.value,
+                    r.meaning()
+                );
+            }
+            _ => {}
+        }
+    }
+}
+
+/// An upgrade's guest drivers: the new branch, and the declared drivers of the host's vGPU VMs.
+fn upgrade_note(out: &mut dyn Write, model: &Model, h: HostId, from: &str) {
+    let Some(release) = model.host(h).nvidia.as_ref().and_then(|n| n.release.as_ref()) else { return };
+    let branch = crate::check::tables::driver_branch(&release.value).map_or_else(|| "the new".to_string(), |b| format!("R{b}"));
+    let guests: Vec<String> = model
+        .vms
+        .iter()
+        .filter(|vm| vm.host == Some(h) && !vm.vgpus.is_empty())
+        .map(|vm| match vm.guest.as_ref().and_then(|g| g.driver.as_ref()) {
+            Some(d) => format!("`{}` (driver {})", vm.name, d.value),
+            None => format!("`{}` (no driver declared)", vm.name),
+        })
+        .collect();
+    let guests = if guests.is_empty() { "none in the spec".to_string() } else { guests.join(", ") };
+    let _ = writeln!(
+        out,
+        "\nUpgrade from vGPU {from} to {}: the guests need a guest driver of branch {branch} (NVIDIA vGPU Release Notes for VMware vSphere, §1.2, Compatibility Requirements for the NVIDIA vGPU Manager and Guest VM Driver); a guest with an incompatible driver boots with vGPU disabled until its driver is updated (NVIDIA vGPU Software User Guide 17, §2.9.1). vGPU VMs of this host: {guests}.",
+        release.value
+    );
 }
 
 fn heading(model: &Model, target: Target) -> String {

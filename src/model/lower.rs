@@ -11,6 +11,8 @@ use rustc_hash::FxHashMap as HashMap;
 use smallvec::SmallVec;
 use std::borrow::Cow;
 
+mod state;
+
 /// Most names one range may declare (`vm x[1..100000000]` is refused, not expanded).
 pub const MAX_RANGE: u64 = 100_000;
 
@@ -261,8 +263,8 @@ impl Lowerer<'_> {
         let r = Reader::new(
             inst.body,
             "host",
-            &["address", "system_id", "esxi", "memory", "assignment", "graphics"],
-            &["gpu", "bios", "nvidia"],
+            &["address", "system_id", "esxi", "memory", "assignment", "graphics", "image_managed"],
+            &["gpu", "bios", "nvidia", "installed"],
             &["gpu"],
             self.diags,
         );
@@ -356,10 +358,12 @@ impl Lowerer<'_> {
             sr_iov,
             nvidia,
             gpus: Vec::new(),
+            state: HostState::default(),
         });
         for block in r.blocks("gpu") {
             self.gpu(id, block);
         }
+        self.host_state(id, &r);
     }
 
     fn gpu(&mut self, host: HostId, block: &ast::Block) {

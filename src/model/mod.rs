@@ -116,6 +116,55 @@ pub struct Host {
     pub sr_iov: Option<Spanned<bool>>,
     pub nvidia: Option<HostDriver>,
     pub gpus: Vec<GpuId>,
+    /// What the host has today and how it is managed: the plan changes only what differs.
+    pub state: HostState,
+}
+
+/// A host's present state (`installed { ... }`) and whether vSphere Lifecycle Manager owns its
+/// software (`image_managed true`). Both optional: without them the host is a green field.
+#[derive(Debug, Default)]
+pub struct HostState {
+    pub installed: Option<Installed>,
+    /// The host's cluster is managed with a single image (vLCM): software is added to the
+    /// cluster image, never installed with esxcli, which would drift from the image (VMware
+    /// Managing Host and Cluster Lifecycle 8.0, "Cluster and Host Compliance").
+    pub image_managed: Option<Spanned<bool>>,
+}
+
+/// `installed { ... }`: what the host runs today, for everything a runbook would change.
+#[derive(Debug)]
+pub struct Installed {
+    pub span: Span,
+    /// vGPU software release of the installed Virtual GPU Manager (`release "17.1"`).
+    pub release: Option<Spanned<Version>>,
+    /// Its driver version as `esxcli software vib list` shows it (`driver "550.54.16"`).
+    pub driver: Option<Spanned<String>>,
+    /// Host default graphics type in place (`graphics shared_direct`).
+    pub graphics: Option<Spanned<GraphicsType>>,
+    /// Shared passthrough assignment policy in place; vSphere's default when not given.
+    pub assignment: Option<Spanned<AssignmentPolicy>>,
+    /// GPUs already enabled for passthrough.
+    pub passthrough: Vec<GpuId>,
+    /// GPUs already in mixed-size vGPU mode (the others are in same-size mode).
+    pub mixed_size: Vec<GpuId>,
+    /// GPUs already in MIG mode (`nvidia-smi -mig 1` done, and the host rebooted on Ampere).
+    pub mig: Vec<GpuId>,
+    /// GPUs whose ECC is already off.
+    pub ecc_off: Vec<GpuId>,
+    /// The nvidia module's `NVreg_RegistryDwords` value in place (`parameters "RmPVMRL=0x01"`).
+    pub parameters: Option<Spanned<String>>,
+}
+
+impl Installed {
+    /// The installed driver matches the spec's release (and driver version, when both name one).
+    pub fn has_release(&self, release: &Version, driver: Option<&str>) -> bool {
+        let same_release = self.release.as_ref().is_some_and(|r| r.value == *release);
+        let same_driver = match (&self.driver, driver) {
+            (Some(have), Some(want)) => have.value == want,
+            _ => true,
+        };
+        same_release && same_driver
+    }
 }
 
 /// How ESXi places vGPUs on the host's GPUs (`esxcli graphics host set
