@@ -112,10 +112,26 @@ fn exit_codes() {
 }
 
 #[test]
-fn deny_warnings_turns_warnings_into_failure() {
+fn deny_warnings_turns_warnings_into_failure_and_names_them() {
     // The lab has a Bitfusion pool, which carries the W2006 warning.
     assert_eq!(code(&gpuc(&["check", "examples/lab.gpu"])), 0);
-    assert_eq!(code(&gpuc(&["check", "--deny-warnings", "examples/lab.gpu"])), 1);
+    let out = gpuc(&["check", "--deny-warnings", "examples/lab.gpu"]);
+    assert_eq!(code(&out), 1);
+    let last = String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or_default().to_string();
+    assert_eq!(last, "error: 1 warning denied by --deny-warnings: W2006 ×1");
+    // In a machine format the report stays on stdout and the reason on stderr.
+    let out = gpuc(&["check", "--deny-warnings", "--format", "json", "examples/lab.gpu"]);
+    assert_eq!(code(&out), 1);
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "error: 1 warning denied by --deny-warnings: W2006 ×1\n");
+}
+
+#[test]
+fn a_run_without_findings_says_what_it_checked() {
+    let out = gpuc(&["check", "examples/passthrough-workstation.gpu"]);
+    assert_eq!(code(&out), 0);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("checked 1 host, ") && stderr.ends_with(": no problems\n"), "{stderr}");
 }
 
 #[test]

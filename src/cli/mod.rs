@@ -10,7 +10,7 @@ use crate::diagnostics::render;
 use crate::diagnostics::Code;
 use crate::{check, Checked, Input};
 use clap::{Parser, Subcommand, ValueEnum};
-use report::{color_wanted, print_human, print_json};
+use report::color_wanted;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -98,10 +98,16 @@ struct CheckOptions {
     catalogs: Vec<PathBuf>,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Format {
+    /// Graphical diagnostics on stderr.
     Human,
+    /// One JSON report on stdout, with the facts derived per VM.
     Json,
+    /// GitHub Actions workflow commands on stdout (annotations on a pull request).
+    Github,
+    /// A SARIF 2.1.0 log on stdout (GitHub code scanning and other review tools).
+    Sarif,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -208,22 +214,25 @@ fn compile(paths: &[PathBuf], options: &CheckOptions) -> Result<Checked, ExitCod
     let input = Input { files, catalogs: options.catalogs.clone() };
     let checked = match guarded(|| check(&input, &RealFileSystem)) {
         Ok(Ok(c)) => c,
-        Ok(Err(unreadable)) => return Err(usage_error(&unreadable.to_string())),
+        Ok(Err(unreadable)) if options.format == Format::Human => return Err(usage_error(&unreadable.to_string())),
+        Ok(Err(unreadable)) => {
+            // CI reads the report, not stderr: the unreadable file is a finding in it.
+            let _ = report::print(&report::unreadable(&unreadable), options.format);
+            return Err(ExitCode::from(EXIT_USAGE));
+        }
         Err(panic) => return Err(internal_error(&panic)),
     };
-    let failed = checked.has_errors() || (options.deny_warnings && !checked.diagnostics.is_empty());
-    let printed = match options.format {
-        Format::Human => print_human(&checked),
-        Format::Json => print_json(&checked),
-    };
-    if printed.is_err() {
+    if report::print(&checked, options.format).is_err() {
         return Err(ExitCode::from(EXIT_USAGE));
     }
-    if failed {
-        Err(ExitCode::from(EXIT_SPEC))
-    } else {
-        Ok(checked)
+    if checked.has_errors() {
+        return Err(ExitCode::from(EXIT_SPEC));
     }
+    if let Some(denied) = report::denied_warnings(&checked.diagnostics).filter(|_| options.deny_warnings) {
+        eprintln!("error: {denied}");
+        return Err(ExitCode::from(EXIT_SPEC));
+    }
+    Ok(checked)
 }
 
 fn planned(checked: &Checked) -> Result<crate::plan::Plan, ExitCode> {

@@ -1,8 +1,10 @@
-//! The one diagnostic shape shared by every stage and every front end (human, JSON, and
-//! later the language server). Stages build [`Diagnostic`] values; only the CLI renders them.
+//! The one diagnostic shape shared by every stage and every front end (human, JSON, GitHub
+//! workflow commands, SARIF, and later the language server). Stages build [`Diagnostic`] values; only the CLI renders them.
 
 mod codes;
+pub mod github;
 pub mod render;
+pub mod sarif;
 pub mod suggest;
 
 pub use codes::Code;

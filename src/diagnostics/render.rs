@@ -1,11 +1,13 @@
-//! Rendering diagnostics: graphical (miette) for people, JSON for editors and CI. The CLI
-//! picks one; the library never prints.
+//! Rendering diagnostics: graphical (miette) for people, JSON for editors and CI (GitHub
+//! workflow commands and SARIF live beside this file). The CLI picks one; the library never
+//! prints.
 
 use super::{Diagnostic, Label, Severity};
 use crate::source::{FileId, SourceFile, Sources, Span};
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents, SourceCode, SourceSpan, SpanContents};
 use serde::Serialize;
 use std::fmt;
+use std::path::Path;
 
 /// Renders one diagnostic as text. `color` picks the themed or the plain output; `width`
 /// wraps long lines.
@@ -125,7 +127,10 @@ impl<'a> FileCode<'a> {
 impl SourceCode for FileCode<'_> {
     /// miette scans a `str` from its start to find a span's lines; on a large file with many
     /// diagnostics that is quadratic. It is given only the lines around the span (found with
-    /// the file's line index), and its answer is shifted back to file positions.
+    /// the file's line index), and its answer is shifted back to file positions: the first
+    /// line and the offset, not the line count, which miette adds to the first line to decide
+    /// whether two labels' snippets touch (shifting it too merged labels thousands of lines
+    /// apart into one snippet).
     fn read_span<'b>(&'b self, span: &SourceSpan, before: usize, after: usize) -> Result<Box<dyn SpanContents<'b> + 'b>, MietteError> {
         let Some(file) = self.file else { return Err(MietteError::OutOfBounds) };
         let first_line = file.line_index(span.offset()).saturating_sub(before + 1);
@@ -140,17 +145,21 @@ impl SourceCode for FileCode<'_> {
             SourceSpan::new((inner.span().offset() + start).into(), inner.span().len()),
             inner.line() + first_line,
             inner.column(),
-            inner.line_count() + first_line,
+            inner.line_count(),
         )))
     }
 }
 
-/// A position for JSON: file name, 1-based line and column, byte offsets.
+/// A position for machine-read reports: file name, 1-based line and column of the first
+/// character, 1-based line and column just past the last one (exclusive, as SARIF's
+/// `endColumn`), and byte offsets. Columns count characters.
 #[derive(Serialize)]
 pub struct JsonSpan {
     pub file: String,
     pub line: usize,
     pub column: usize,
+    pub end_line: usize,
+    pub end_column: usize,
     pub start: u32,
     pub end: u32,
 }
@@ -158,9 +167,25 @@ pub struct JsonSpan {
 impl JsonSpan {
     pub fn of(span: Span, sources: &Sources) -> JsonSpan {
         let (line, column) = sources.line_col(span.file, span.start);
+        let (end_line, end_column) = sources.line_col(span.file, span.end.max(span.start));
         let file = sources.get(span.file).map_or_else(String::new, |f| f.name.clone());
-        JsonSpan { file, line, column, start: span.start, end: span.end }
+        JsonSpan { file, line, column, end_line, end_column, start: span.start, end: span.end }
     }
+}
+
+/// The message with the help line and the notes after it, for reports that have one text
+/// field per finding (GitHub annotations, SARIF results).
+pub fn message_with_help(d: &Diagnostic) -> String {
+    let mut text = d.message.clone();
+    if !d.help.is_empty() {
+        text.push_str("\nhelp: ");
+        text.push_str(&d.help);
+    }
+    for note in &d.notes {
+        text.push_str("\nnote: ");
+        text.push_str(note);
+    }
+    text
 }
 
 #[derive(Serialize)]
@@ -182,6 +207,16 @@ pub struct JsonDiagnostic {
     pub labels: Vec<JsonLabel>,
     pub help: String,
     pub notes: Vec<String>,
+    /// The fix-it: replace the text of `span` with `replacement`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<JsonFix>,
+}
+
+#[derive(Serialize)]
+pub struct JsonFix {
+    #[serde(flatten)]
+    pub span: JsonSpan,
+    pub replacement: String,
 }
 
 impl JsonDiagnostic {
@@ -196,6 +231,24 @@ impl JsonDiagnostic {
             labels: std::iter::once(label(&d.primary, true)).chain(d.secondary.iter().map(|l| label(l, false))).collect(),
             help: d.help.clone(),
             notes: d.notes.clone(),
+            fix: d.fix.as_ref().map(|f| JsonFix { span: JsonSpan::of(f.span, sources), replacement: f.replacement.clone() }),
         }
     }
+}
+
+/// A file's name as CI tools match it against the repository: relative to `base` (the working
+/// directory) when it lies below it, with `/` separators and no leading `./`. Names outside
+/// `base` stay as they are.
+pub fn relative_path(name: &str, base: Option<&Path>) -> String {
+    let path = Path::new(name);
+    let relative = match base {
+        Some(base) if path.is_absolute() => path.strip_prefix(base).unwrap_or(path),
+        _ => path,
+    };
+    let text = relative.to_string_lossy().replace('\\', "/");
+    let mut rest = text.as_str();
+    while let Some(stripped) = rest.strip_prefix("./") {
+        rest = stripped;
+    }
+    rest.to_string()
 }
