@@ -2,6 +2,7 @@
 
 mod build;
 mod explain;
+mod fmt;
 mod graph;
 mod report;
 
@@ -58,6 +59,14 @@ enum Command {
         /// An extra GPU catalog (YAML) that adds or overrides boards.
         #[arg(long = "catalog", value_name = "FILE")]
         catalogs: Vec<PathBuf>,
+    },
+    /// Lay .gpu files out canonically, in place; comments are kept and the meaning never changes.
+    Fmt {
+        /// `.gpu` files, or folders searched for them; none, or `-`, formats stdin to stdout.
+        paths: Vec<PathBuf>,
+        /// Change nothing; list the files that would change, and exit 1 if any would.
+        #[arg(long)]
+        check: bool,
     },
     /// Explain a diagnostic code, or list every code.
     Explain {
@@ -117,6 +126,7 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode {
             let options = CheckOptions { format: Format::Human, deny_warnings: false, catalogs };
             graph::run(&paths, format, &options)
         }
+        Command::Fmt { paths, check } => fmt::run(&paths, check),
         Command::Explain { code, list } => explain::run(code.as_deref(), list),
     }
 }
@@ -131,12 +141,16 @@ fn exit_without_freeing<T>(value: T) {
 struct RealFileSystem;
 
 impl crate::load::FileSystem for RealFileSystem {
-    /// Refuses an over-large file before reading it into memory.
     fn read(&self, path: &Path) -> std::io::Result<String> {
+        String::from_utf8(self.read_bytes(path)?).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    }
+
+    /// Refuses an over-large file before reading it into memory.
+    fn read_bytes(&self, path: &Path) -> std::io::Result<Vec<u8>> {
         if std::fs::metadata(path)?.len() > crate::load::MAX_FILE_BYTES as u64 {
             return Err(std::io::Error::other(format!("the file is larger than {} MiB", crate::load::MAX_FILE_BYTES >> 20)));
         }
-        std::fs::read_to_string(path)
+        std::fs::read(path)
     }
 }
 
