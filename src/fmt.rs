@@ -49,7 +49,10 @@ pub fn format(file: FileId, text: &str) -> Result<String, Vec<Diagnostic>> {
 enum Line<'t> {
     Blank,
     /// Indented code, and the comment that follows it on its line.
-    Code { text: String, comment: Option<&'t str> },
+    Code {
+        text: String,
+        comment: Option<&'t str>,
+    },
     /// A comment on its own line, indented.
     Comment(String),
 }

@@ -29,7 +29,7 @@ fn meaning(text: &str) -> String {
 fn without_offsets(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    while let Some(at) = rest.find(|c: char| c == 's' || c == 'e') {
+    while let Some(at) = rest.find(['s', 'e']) {
         out.push_str(&rest[..at]);
         rest = &rest[at..];
         let field = ["start: ", "end: "].into_iter().find(|f| rest.starts_with(f));

@@ -30,15 +30,8 @@ use smallvec::SmallVec;
 
 /// Parses one file: the tree of what parsed, and every syntax error (none for a valid file).
 pub fn parse(file: FileId, text: &str) -> (File<'_>, Vec<Diagnostic>) {
-    let mut parser = Parser {
-        file,
-        text,
-        bytes: text.as_bytes(),
-        comments: Vec::new(),
-        entries: Vec::new(),
-        errors: Vec::new(),
-        damaged: Vec::new(),
-    };
+    let mut parser =
+        Parser { file, text, bytes: text.as_bytes(), comments: Vec::new(), entries: Vec::new(), errors: Vec::new(), damaged: Vec::new() };
     let items = parser.items();
     (File { file, items, comments: parser.comments, damaged: parser.damaged }, parser.errors)
 }
@@ -153,17 +146,16 @@ impl<'t> Parser<'t> {
     /// the next line that opens an item. `open` is the `{` of the entity the fault is in.
     fn report(&mut self, open: Option<usize>, fault: SyntaxError) -> usize {
         let at = fault.at();
-        let next_item = self.next_item_line(at + 1);
-        let (diagnostic, resume) = match fault {
-            SyntaxError::Literal { diagnostic, end } => (*diagnostic, end),
-            _ if open.is_some() => match self.unclosed_block(open.unwrap_or(0), at) {
-                Some((diagnostic, resume)) => (diagnostic, resume),
-                None => (fault.into_diagnostic(self.file, self.text), next_item.unwrap_or(self.bytes.len())),
-            },
-            _ => (fault.into_diagnostic(self.file, self.text), next_item.unwrap_or(self.bytes.len())),
-        };
-        self.errors.push(diagnostic);
-        resume
+        if let SyntaxError::Literal { diagnostic, end } = fault {
+            self.errors.push(*diagnostic);
+            return end;
+        }
+        if let Some((diagnostic, resume)) = open.and_then(|open| self.unclosed_block(open, at)) {
+            self.errors.push(diagnostic);
+            return resume;
+        }
+        self.errors.push(fault.into_diagnostic(self.file, self.text));
+        self.next_item_line(at + 1).unwrap_or(self.bytes.len())
     }
 
     /// The fault at `at`, inside the body opening at `open`, as a block never closed: when a
