@@ -81,6 +81,8 @@ fn tricky_snippets_parse_alike() {
         "gpu g0 x { model x }",
         "gpu { model x }",
         "bios { x { } }",
+        "gpu g0 { model x\n  gpu g1 { model y }",
+        "gpu g0 { model x\n  gpu g1 { model y } }",
         "guest { driver \"a\\\"b\" }",
         "name \"a\\qb\"",
         "name \"open",

@@ -74,6 +74,13 @@ fn an_unclosed_nested_block_at_the_end_of_the_file_is_reported_at_its_brace() {
 }
 
 #[test]
+fn a_nested_block_not_closed_before_the_next_one_is_reported_at_its_brace() {
+    // g0 keeps what it holds, so the VM that uses it finds it; the next VM's mistake is found.
+    let text = "host esx14 {\n  address \"esx14.lab.local\"\n  esxi    \"6.7.0 U1\"\n  gpu g0 { model tesla-p100-16gb pci 0000:09:00.0 use passthrough\n  gpu g1 { model tesla-p100-16gb pci 0000:0a:00.0 use passthrough }\n}\n\nvm a {\n  host esx14\n  memory 16GiB\n  passthrough esx14.g0\n}\n\nvm b {\n  host esx14\n  memory 16GiB\n  firmware uefi\n}\n";
+    assert_eq!(reported(text), [at("E0001", 4, 10, "{"), at("E0006", 17, 12, "uefi")]);
+}
+
+#[test]
 fn checking_goes_on_in_the_blocks_that_parsed() {
     // vm a has a syntax error; vm b, after it, misspells its host: E0102 is still found.
     let text = format!("{HOST}\nvm a {{\n  host esx14\n  memory 16GiB2\n}}\n\nvm b {{\n  host esx41\n  memory 16GiB\n}}\n");

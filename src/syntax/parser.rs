@@ -40,8 +40,10 @@ pub fn parse(file: FileId, text: &str) -> (File<'_>, Vec<Diagnostic>) {
 enum SyntaxError {
     /// Something else was expected at this offset.
     Expected { at: usize, expected: &'static str },
-    /// A malformed literal, ending at `end`: reported, then parsing goes on after it.
-    Literal { diagnostic: Box<Diagnostic>, end: usize },
+    /// A fault whose cause is known and whose extent is small (a malformed literal, a string
+    /// not closed, a nested block not closed before the next one): reported, then parsing
+    /// goes on at `end`.
+    Local { diagnostic: Box<Diagnostic>, end: usize },
 }
 
 impl SyntaxError {
@@ -49,7 +51,7 @@ impl SyntaxError {
     fn at(&self) -> usize {
         match self {
             SyntaxError::Expected { at, .. } => *at,
-            SyntaxError::Literal { diagnostic, .. } => diagnostic.primary.span.start as usize,
+            SyntaxError::Local { diagnostic, .. } => diagnostic.primary.span.start as usize,
         }
     }
 }
@@ -146,7 +148,7 @@ impl<'t> Parser<'t> {
     /// the next line that opens an item. `open` is the `{` of the entity the fault is in.
     fn report(&mut self, open: Option<usize>, fault: SyntaxError) -> usize {
         let at = fault.at();
-        if let SyntaxError::Literal { diagnostic, end } = fault {
+        if let SyntaxError::Local { diagnostic, end } = fault {
             self.errors.push(*diagnostic);
             return end;
         }
@@ -306,6 +308,11 @@ impl<'t> Parser<'t> {
                 let entries = self.entries.drain(first_entry..).collect();
                 return (Body { entries, span: self.span(open, at + 1) }, None);
             }
+            if !blocks {
+                if let Some(fault) = self.next_block_in_nested(open, at) {
+                    break fault;
+                }
+            }
             match self.entry(at, blocks) {
                 Ok(end) => at = self.skip(end),
                 Err(fault) => break fault,
@@ -315,6 +322,23 @@ impl<'t> Parser<'t> {
         (Body { entries, span: self.span(open, at) }, Some(fault))
     }
 
+    /// A block opening on its own line inside a nested block (which holds attributes only),
+    /// at `at`: the nested block opening at `open` was not closed before it. The enclosing
+    /// body goes on with the block at `at`.
+    fn next_block_in_nested(&mut self, open: usize, at: usize) -> Option<SyntaxError> {
+        let key_end = self.ident_end(at)?;
+        let starts_line = self.bytes[..at].iter().rev().take_while(|&&b| b != b'\n').all(|&b| b == b' ' || b == b'\t');
+        let after_key = self.skip(key_end);
+        if !starts_line || self.block_start(after_key).is_none() {
+            return None;
+        }
+        let diagnostic =
+            Diagnostic::new(Code::Syntax, "a block is never closed", self.span(open, open + 1), "this `{` has no matching `}`")
+                .with_label(self.span(at, key_end), "the next block starts here")
+                .with_help("add the missing `}` before the next block");
+        Some(SyntaxError::Local { diagnostic: Box::new(diagnostic), end: at })
+    }
+
     /// One entry at `at`, kept in `entries` unless all its values were malformed; returns its end.
     fn entry(&mut self, at: usize, blocks: bool) -> Parsed<usize> {
         let entry_kind = if blocks { ENTRY } else { NESTED_ENTRY };
@@ -322,13 +346,17 @@ impl<'t> Parser<'t> {
         let key = self.ident_at(at, key_end);
         let after_key = self.skip(key_end);
         if let (true, Some((name, body_start))) = (blocks, self.block_start(after_key)) {
-            let first_entry = self.entries.len();
             let (body, fault) = self.body(body_start, false);
-            if let Some(fault) = fault {
-                self.entries.truncate(first_entry);
-                return Err(fault);
-            }
-            let end = body.span.end as usize;
+            // A block not closed before the next one keeps what it holds; any other fault
+            // leaves it out.
+            let end = match fault {
+                None => body.span.end as usize,
+                Some(SyntaxError::Local { diagnostic, end }) => {
+                    self.errors.push(*diagnostic);
+                    end
+                }
+                Some(fault) => return Err(fault),
+            };
             self.entries.push(Entry::Block(Box::new(Block { span: key.span.to(body.span), key, name, body })));
             return Ok(end);
         }
@@ -360,7 +388,7 @@ impl<'t> Parser<'t> {
                     values.push(value);
                     end
                 }
-                Err(SyntaxError::Literal { diagnostic, end }) => {
+                Err(SyntaxError::Local { diagnostic, end }) => {
                     self.errors.push(*diagnostic);
                     end
                 }
@@ -438,7 +466,7 @@ impl<'t> Parser<'t> {
         };
         let shown: String = text.chars().take(40).collect();
         let diagnostic = Diagnostic::new(code, format!("`{shown}` is not {what}"), self.span(at, end), label).with_help(help);
-        Some(SyntaxError::Literal { diagnostic: Box::new(diagnostic), end })
+        Some(SyntaxError::Local { diagnostic: Box::new(diagnostic), end })
     }
 
     /// `item on target`, or nothing (and no comment kept twice) when the text is not one.
@@ -492,7 +520,7 @@ impl<'t> Parser<'t> {
     fn unclosed_string(&self, open: usize, end: usize) -> SyntaxError {
         let diagnostic = Diagnostic::new(Code::Syntax, "a string is not closed", self.span(open, end), "this string has no closing `\"`")
             .with_help("close the string with `\"` on the same line; write `\\n` for a line break inside it");
-        SyntaxError::Literal { diagnostic: Box::new(diagnostic), end }
+        SyntaxError::Local { diagnostic: Box::new(diagnostic), end }
     }
 
     /// An unknown escape at `backslash`: parsing resumes after the string.
@@ -516,7 +544,7 @@ impl<'t> Parser<'t> {
                 Some(_) => at += 1,
             }
         };
-        SyntaxError::Literal { diagnostic: Box::new(diagnostic), end }
+        SyntaxError::Local { diagnostic: Box::new(diagnostic), end }
     }
 }
 
@@ -589,7 +617,7 @@ impl SyntaxError {
     fn into_diagnostic(self, file: FileId, text: &str) -> Diagnostic {
         let (at, expected) = match self {
             SyntaxError::Expected { at, expected } => (at, expected),
-            SyntaxError::Literal { diagnostic, .. } => return *diagnostic,
+            SyntaxError::Local { diagnostic, .. } => return *diagnostic,
         };
         let start = at.min(text.len());
         // Point at the whole offending token rather than one character.
