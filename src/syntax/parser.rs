@@ -14,7 +14,10 @@
 //! It recovers, so one run reports every syntax error of a file, each at its cause:
 //! - a malformed literal (`pci 0000:0g:00.0`, `memory 16GiB2`, `release 6.`, `"\q"`) is
 //!   reported with its own code at the literal, its attribute is left out, and parsing goes on
-//!   right after it;
+//!   right after it; so does a string not closed on its line, after the line;
+//! - a nested block not closed before a block that opens on the next lines (`gpu g0 { ...`
+//!   then `gpu g1 { ... }`) is reported at its `{`, keeps what it holds, and the entity goes
+//!   on with the next block;
 //! - any other fault abandons the entity it is in and resumes at the next line that opens a
 //!   top-level item (`kind name {`, `import "`, `catalog "`). When such a line lies between
 //!   the entity's `{` and the fault, the fault is a consequence of a block never closed: it is
@@ -134,7 +137,7 @@ impl<'t> Parser<'t> {
         while at < self.bytes.len() {
             let end = match self.item(at) {
                 Ok((item, end)) => {
-                    items.extend(item);
+                    items.push(item);
                     end
                 }
                 Err(fault) => self.report(None, fault),
@@ -144,8 +147,8 @@ impl<'t> Parser<'t> {
         items
     }
 
-    /// Records `fault` and returns where parsing resumes: after a malformed literal, else at
-    /// the next line that opens an item. `open` is the `{` of the entity the fault is in.
+    /// Records `fault` and returns where parsing resumes: after a local fault, else at the
+    /// next line that opens an item. `open` is the `{` of the entity the fault is in.
     fn report(&mut self, open: Option<usize>, fault: SyntaxError) -> usize {
         let at = fault.at();
         if let SyntaxError::Local { diagnostic, end } = fault {
@@ -216,7 +219,7 @@ impl<'t> Parser<'t> {
     }
 
     /// One item and where it ends; an entity whose body has a fault ends where parsing resumes.
-    fn item(&mut self, at: usize) -> Parsed<(Option<Item<'t>>, usize)> {
+    fn item(&mut self, at: usize) -> Parsed<(Item<'t>, usize)> {
         let Some(word_end) = self.ident_end(at) else { return self.expected(at, TOP_LEVEL_ITEM) };
         let keyword = self.span(at, word_end);
         let kind = match &self.text[at..word_end] {
@@ -259,17 +262,17 @@ impl<'t> Parser<'t> {
         if self.errors.len() > errors_before {
             self.damaged.push(self.span(at, end));
         }
-        Ok((Some(Item::Entity(Entity { kind, keyword, name, body })), end))
+        Ok((Item::Entity(Entity { kind, keyword, name, body }), end))
     }
 
     /// `import "path"` or `catalog "path"`, after the keyword.
-    fn path_item(&mut self, keyword_end: usize, item: fn(StringLit<'t>) -> Item<'t>) -> Parsed<(Option<Item<'t>>, usize)> {
+    fn path_item(&mut self, keyword_end: usize, item: fn(StringLit<'t>) -> Item<'t>) -> Parsed<(Item<'t>, usize)> {
         let start = self.skip(keyword_end);
         if self.byte(start) != Some(b'"') {
             return self.expected(start, STRING);
         }
         let (string, end) = self.string(start)?;
-        Ok((Some(item(string)), end))
+        Ok((item(string), end))
     }
 
     /// `[first..last]`, with whitespace allowed inside the brackets.
@@ -327,9 +330,9 @@ impl<'t> Parser<'t> {
     /// body goes on with the block at `at`.
     fn next_block_in_nested(&mut self, open: usize, at: usize) -> Option<SyntaxError> {
         let key_end = self.ident_end(at)?;
-        let starts_line = self.bytes[..at].iter().rev().take_while(|&&b| b != b'\n').all(|&b| b == b' ' || b == b'\t');
         let after_key = self.skip(key_end);
-        if !starts_line || self.block_start(after_key).is_none() {
+        self.block_start(after_key)?;
+        if !self.bytes[..at].iter().rev().take_while(|&&b| b != b'\n').all(|&b| b == b' ' || b == b'\t') {
             return None;
         }
         let diagnostic =
