@@ -4,7 +4,7 @@
 //!
 //! | Stage | Module | Input -> output | Fails how |
 //! |---|---|---|---|
-//! | load + parse | [`load`], `syntax` | files -> syntax trees (the grammar is `grammar/gpu.pest`) | one syntax error per file |
+//! | load + parse | [`load`], `syntax` | files -> syntax trees (the grammar is `grammar/gpu.pest`) | every syntax error, recovering at the next top-level block |
 //! | lower | [`model`] | trees + [`catalog`] -> typed model | every resolution and value error at once |
 //! | check | [`check`] | model -> diagnostics + derived facts | every rule violation at once |
 //!
@@ -16,12 +16,13 @@ pub mod check;
 pub mod cli;
 pub mod diagnostics;
 pub mod emit;
+pub mod fmt;
 pub mod load;
 pub mod model;
 pub mod plan;
 pub mod quantity;
 pub mod source;
-mod syntax;
+pub mod syntax;
 #[cfg(test)]
 mod test_support;
 
@@ -52,14 +53,17 @@ impl Checked {
     }
 }
 
-/// Loads, lowers and checks. Syntax, import and catalog errors stop before lowering (the
-/// model would be missing whole files); lowering and rule errors are all reported together.
+/// Loads, lowers and checks. Import and catalog errors stop before lowering (the model would
+/// be missing whole files). Syntax errors do not: lowering and checking go on with what
+/// parsed, and what they find inside an entity with a syntax error is left out, since it may
+/// follow from the syntax error alone. Everything else is reported together.
 pub fn check(input: &Input, fs: &dyn load::FileSystem) -> Result<Checked, load::RootUnreadable> {
     let mut sources = Sources::default();
     let mut diags = Diagnostics::default();
     let texts = load::Texts::default();
     let loaded = load::load(&input.files, &input.catalogs, fs, &texts, &mut sources, &mut diags)?;
     if diags.has_errors() {
+        diags.extend(loaded.syntax_errors);
         return Ok(Checked {
             sources,
             model: model::Model::default(),
@@ -67,9 +71,17 @@ pub fn check(input: &Input, fs: &dyn load::FileSystem) -> Result<Checked, load::
             diagnostics: diags.into_sorted(),
         });
     }
+    let damaged: Vec<source::Span> = loaded.files.iter().flat_map(|file| file.damaged.iter().copied()).collect();
     let model = model::lower::lower(&loaded.files, loaded.catalog, &mut diags);
     // The trees are done with: free them before checking builds its facts.
     drop(loaded.files);
     let analysis = check::check(&model, &mut diags);
-    Ok(Checked { sources, model, analysis, diagnostics: diags.into_sorted() })
+    let inside_damaged = |d: &Diagnostic| {
+        let at = d.primary.span;
+        damaged.iter().any(|region| region.file == at.file && region.start <= at.start && at.start < region.end)
+    };
+    let mut kept = Diagnostics::default();
+    kept.extend(diags.into_sorted().into_iter().filter(|d| !inside_damaged(d)));
+    kept.extend(loaded.syntax_errors);
+    Ok(Checked { sources, model, analysis, diagnostics: kept.into_sorted() })
 }

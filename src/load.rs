@@ -12,6 +12,13 @@ use std::sync::Arc;
 /// Read access to source files.
 pub trait FileSystem {
     fn read(&self, path: &Path) -> std::io::Result<String>;
+
+    /// The file's bytes, which the loader decodes itself so that a file that is not UTF-8 is
+    /// a diagnostic at its first invalid byte. A file system that can hold such files (the
+    /// disk) overrides this; the default serves [`FileSystem::read`].
+    fn read_bytes(&self, path: &Path) -> std::io::Result<Vec<u8>> {
+        self.read(path).map(String::into_bytes)
+    }
 }
 
 /// Imports nest at most this deep (a chain of files, each importing the next).
@@ -21,9 +28,9 @@ pub const MAX_IMPORT_DEPTH: usize = 64;
 /// than read into memory.
 pub const MAX_FILE_BYTES: usize = 128 << 20;
 
-/// Reads `path` through `fs`, refusing text over [`MAX_FILE_BYTES`].
-fn read_limited(fs: &dyn FileSystem, path: &Path) -> std::io::Result<String> {
-    let text = fs.read(path)?;
+/// Reads `path` through `fs`, refusing files over [`MAX_FILE_BYTES`].
+fn read_limited(fs: &dyn FileSystem, path: &Path) -> std::io::Result<Vec<u8>> {
+    let text = fs.read_bytes(path)?;
     if text.len() > MAX_FILE_BYTES {
         return Err(std::io::Error::other(format!("the file is larger than {} MiB", MAX_FILE_BYTES >> 20)));
     }
@@ -51,8 +58,12 @@ impl Texts {
 }
 
 pub struct Loaded<'s> {
+    /// The trees of the files, with what parsed of those that have syntax errors.
     pub files: Vec<ast::File<'s>>,
     pub catalog: Catalog,
+    /// Every syntax error, kept apart from the other diagnostics of loading: unlike a missing
+    /// import or catalog, they leave the estate whole enough to check the rest of it.
+    pub syntax_errors: Vec<Diagnostic>,
 }
 
 /// Reads and parses `roots` and their imports, then builds the catalog from the built-in
@@ -67,7 +78,8 @@ pub fn load<'s>(
 ) -> Result<Loaded<'s>, RootUnreadable> {
     // The built-in catalog is always file 0, so its parsed form can be shared between runs.
     let builtin_id = sources.add(catalog::BUILTIN_NAME, catalog::BUILTIN_YAML, SourceKind::Catalog);
-    let mut loader = Loader { fs, texts, sources, diags, files: Vec::new(), loaded: Vec::new(), stack: Vec::new() };
+    let mut loader =
+        Loader { fs, texts, sources, diags, files: Vec::new(), syntax_errors: Vec::new(), loaded: Vec::new(), stack: Vec::new() };
     for root in roots {
         let text = read_limited(fs, root).map_err(|source| RootUnreadable { path: root.display().to_string(), source })?;
         loader.add(&normalize(root), text, None);
@@ -88,7 +100,7 @@ pub fn load<'s>(
         }
     }
     for (path, span) in extra {
-        let text = match read_limited(fs, &path) {
+        let text = match read_limited(fs, &path).and_then(|bytes| String::from_utf8(bytes).map_err(std::io::Error::other)) {
             Ok(t) => t,
             Err(source) => match span {
                 Some(span) => {
@@ -105,7 +117,7 @@ pub fn load<'s>(
             Err(problems) => loader.diags.extend(problems),
         }
     }
-    Ok(Loaded { files: loader.files, catalog })
+    Ok(Loaded { files: loader.files, catalog, syntax_errors: loader.syntax_errors })
 }
 
 struct Loader<'a, 's> {
@@ -114,6 +126,7 @@ struct Loader<'a, 's> {
     sources: &'a mut Sources,
     diags: &'a mut Diagnostics,
     files: Vec<ast::File<'s>>,
+    syntax_errors: Vec<Diagnostic>,
     /// Paths already loaded, by `FileId` order of the spec files.
     loaded: Vec<(PathBuf, crate::source::FileId)>,
     /// The chain of files being loaded, for cycle detection: (path, the import's span).
@@ -125,20 +138,23 @@ impl<'s> Loader<'_, 's> {
         self.loaded.iter().find(|(_, f)| *f == id).map(|(p, _)| p.clone()).unwrap_or_default()
     }
 
-    fn add(&mut self, path: &Path, text: String, via: Option<Span>) {
+    fn add(&mut self, path: &Path, bytes: Vec<u8>, via: Option<Span>) {
         if self.loaded.iter().any(|(p, _)| p == path) {
             return;
         }
+        // A file that is not UTF-8 is parsed with U+FFFD in place of each invalid sequence:
+        // one diagnostic at the first, and the rest of the file is still checked.
+        let (text, first_invalid) = decode(bytes);
         let id = self.sources.add(path.display().to_string(), text, SourceKind::Spec);
         self.loaded.push((path.to_path_buf(), id));
         let Some(text) = self.sources.get(id).map(|f| self.texts.keep(f.text.clone())) else { return };
-        let file = match syntax::parse(id, text) {
-            Ok(f) => f,
-            Err(d) => {
-                self.diags.push(*d);
-                return;
-            }
-        };
+        let (file, mut errors) = syntax::parse(id, text);
+        if let Some(at) = first_invalid {
+            // What the parser found at a replacement character is this same fault again.
+            errors.retain(|d| !text.get(d.primary.span.range()).is_some_and(|t| t.contains(char::REPLACEMENT_CHARACTER)));
+            errors.push(not_utf8(id, at));
+        }
+        self.syntax_errors.extend(errors);
         let imports: Vec<ast::StringLit<'s>> =
             file.items.iter().filter_map(|i| if let ast::Item::Import(s) = i { Some(s.clone()) } else { None }).collect();
         self.files.push(file);
@@ -186,6 +202,25 @@ impl<'s> Loader<'_, 's> {
             Err(e) => self.diags.push(unreadable(import.span, &target, &e)),
         }
     }
+}
+
+/// The text of a file, and the offset of its first byte that is not UTF-8, if any (each
+/// invalid sequence then reads as U+FFFD: the offsets before the first stay the same).
+pub fn decode(bytes: Vec<u8>) -> (String, Option<usize>) {
+    match String::from_utf8(bytes) {
+        Ok(text) => (text, None),
+        Err(error) => {
+            let at = error.utf8_error().valid_up_to();
+            (String::from_utf8_lossy(error.as_bytes()).into_owned(), Some(at))
+        }
+    }
+}
+
+/// The diagnostic of a file that is not UTF-8, at the replacement of its first invalid byte.
+pub fn not_utf8(file: crate::source::FileId, first_invalid: usize) -> Diagnostic {
+    let span = Span::new(file, first_invalid, first_invalid + char::REPLACEMENT_CHARACTER.len_utf8());
+    Diagnostic::new(Code::Syntax, "the file is not valid UTF-8", span, "the first byte that is not UTF-8")
+        .with_help("save the file as UTF-8; .gpu files are text, and only strings and comments may hold characters beyond ASCII")
 }
 
 fn unreadable(span: Span, path: &Path, error: &std::io::Error) -> Diagnostic {

@@ -3,6 +3,7 @@
 mod build;
 mod catalog;
 mod explain;
+mod fmt;
 mod graph;
 mod report;
 
@@ -73,6 +74,14 @@ enum Command {
         /// An extra GPU catalog (YAML) that adds or overrides boards.
         #[arg(long = "catalog", value_name = "FILE")]
         catalogs: Vec<PathBuf>,
+    },
+    /// Lay .gpu files out canonically, in place; comments are kept and the meaning never changes.
+    Fmt {
+        /// `.gpu` files, or folders searched for them; none, or `-`, formats stdin to stdout.
+        paths: Vec<PathBuf>,
+        /// Change nothing; list the files that would change, and exit 1 if any would.
+        #[arg(long)]
+        check: bool,
     },
     /// Explain a diagnostic code, or list every code.
     Explain {
@@ -147,6 +156,7 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode {
         Command::Catalog { paths, board, format, catalogs } => {
             catalog::run(&paths, &catalogs, board.as_deref(), matches!(format, CatalogFormat::Json))
         }
+        Command::Fmt { paths, check } => fmt::run(&paths, check),
         Command::Explain { code, list } => explain::run(code.as_deref(), list),
     }
 }
@@ -161,12 +171,16 @@ fn exit_without_freeing<T>(value: T) {
 struct RealFileSystem;
 
 impl crate::load::FileSystem for RealFileSystem {
-    /// Refuses an over-large file before reading it into memory.
     fn read(&self, path: &Path) -> std::io::Result<String> {
+        String::from_utf8(self.read_bytes(path)?).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    }
+
+    /// Refuses an over-large file before reading it into memory.
+    fn read_bytes(&self, path: &Path) -> std::io::Result<Vec<u8>> {
         if std::fs::metadata(path)?.len() > crate::load::MAX_FILE_BYTES as u64 {
             return Err(std::io::Error::other(format!("the file is larger than {} MiB", crate::load::MAX_FILE_BYTES >> 20)));
         }
-        std::fs::read_to_string(path)
+        std::fs::read(path)
     }
 }
 

@@ -57,6 +57,9 @@ codes! {
     ImportUnreadable = "E0008", "language", Error, "an imported file or catalog cannot be read";
     ImportCycle = "E0009", "language", Error, "files import each other in a loop";
     CatalogInvalid = "E0010", "language", Error, "a GPU catalog file is not valid";
+    MalformedNumber = "E0011", "language", Error, "a number or unquoted version is malformed";
+    MalformedQuantity = "E0012", "language", Error, "a size, duration or other quantity is malformed";
+    UnknownEscape = "E0013", "language", Error, "a string holds an escape that does not exist";
     DuplicateName = "E0101", "R1", Error, "two entities of one kind share a name";
     UnknownReference = "E0102", "R1", Error, "a reference names nothing that exists";
     MalformedPci = "E0201", "R2", Error, "a PCI address is malformed";

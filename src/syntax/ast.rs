@@ -18,6 +18,9 @@ pub struct File<'s> {
     pub items: Vec<Item<'s>>,
     /// Every comment, in source order, kept for a formatter.
     pub comments: Vec<Comment<'s>>,
+    /// The spans of entities with a syntax error inside: they hold only what parsed, so what
+    /// later stages find inside them may follow from the syntax error alone.
+    pub damaged: Vec<Span>,
 }
 
 #[derive(Debug)]

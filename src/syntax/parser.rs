@@ -10,28 +10,53 @@
 //! Where pest backtracks, this parser looks ahead at most one token and a keyword: a `key`
 //! followed by `name {` or `{` opens a nested block, otherwise it starts an attribute; a
 //! value starting with a name is a placement when `on` and a name follow it.
+//!
+//! It recovers, so one run reports every syntax error of a file, each at its cause:
+//! - a malformed literal (`pci 0000:0g:00.0`, `memory 16GiB2`, `release 6.`, `"\q"`) is
+//!   reported with its own code at the literal, its attribute is left out, and parsing goes on
+//!   right after it; so does a string not closed on its line, after the line;
+//! - a nested block not closed before a block that opens on the next lines (`gpu g0 { ...`
+//!   then `gpu g1 { ... }`) is reported at its `{`, keeps what it holds, and the entity goes
+//!   on with the next block;
+//! - any other fault abandons the entity it is in and resumes at the next line that opens a
+//!   top-level item (`kind name {`, `import "`, `catalog "`). When such a line lies between
+//!   the entity's `{` and the fault, the fault is a consequence of a block never closed: it is
+//!   reported at the innermost `{` still open there, with the next block as a second label.
+//!
+//! The entity that failed keeps the entries that parsed before the fault, and its span is
+//! listed in [`File::damaged`], so that later stages can tell follow-on findings from real ones.
 
 use super::ast::*;
 use crate::diagnostics::{Code, Diagnostic};
 use crate::source::{FileId, Span};
 use smallvec::SmallVec;
 
-/// Parses one file. A syntax error is a single diagnostic: the parser does not recover.
-pub fn parse(file: FileId, text: &str) -> Result<File<'_>, Box<Diagnostic>> {
-    let mut parser = Parser { file, text, bytes: text.as_bytes(), comments: Vec::new(), entries: Vec::new() };
-    match parser.items() {
-        Ok(items) => Ok(File { file, items, comments: parser.comments }),
-        Err(error) => Err(Box::new(error.into_diagnostic(file, text))),
-    }
+/// Parses one file: the tree of what parsed, and every syntax error (none for a valid file).
+pub fn parse(file: FileId, text: &str) -> (File<'_>, Vec<Diagnostic>) {
+    let mut parser =
+        Parser { file, text, bytes: text.as_bytes(), comments: Vec::new(), entries: Vec::new(), errors: Vec::new(), damaged: Vec::new() };
+    let items = parser.items();
+    (File { file, items, comments: parser.comments, damaged: parser.damaged }, parser.errors)
 }
 
-/// Why parsing stopped.
+/// Why parsing of an item or an entry stopped.
 enum SyntaxError {
     /// Something else was expected at this offset.
     Expected { at: usize, expected: &'static str },
-    /// A more specific diagnostic than "expected X, found Y" (a string never closed, an
-    /// unknown escape).
-    Custom(Box<Diagnostic>),
+    /// A fault whose cause is known and whose extent is small (a malformed literal, a string
+    /// not closed, a nested block not closed before the next one): reported, then parsing
+    /// goes on at `end`.
+    Local { diagnostic: Box<Diagnostic>, end: usize },
+}
+
+impl SyntaxError {
+    /// Where the fault is.
+    fn at(&self) -> usize {
+        match self {
+            SyntaxError::Expected { at, .. } => *at,
+            SyntaxError::Local { diagnostic, .. } => diagnostic.primary.span.start as usize,
+        }
+    }
 }
 
 type Parsed<T> = Result<T, SyntaxError>;
@@ -54,6 +79,10 @@ struct Parser<'t> {
     /// The entries of the bodies being parsed, innermost last; a body takes its own off the
     /// end when it closes, so each body's list is allocated once, at its exact size.
     entries: Vec<Entry<'t>>,
+    /// Every syntax error so far, in the order found.
+    errors: Vec<Diagnostic>,
+    /// The spans of entities with a syntax error inside.
+    damaged: Vec<Span>,
 }
 
 impl<'t> Parser<'t> {
@@ -101,18 +130,95 @@ impl<'t> Parser<'t> {
         Some(run_end(self.bytes, at + 1, is_ident_char))
     }
 
-    /// `item*` up to the end of the file.
-    fn items(&mut self) -> Parsed<Vec<Item<'t>>> {
+    /// `item*` up to the end of the file, resuming after each fault.
+    fn items(&mut self) -> Vec<Item<'t>> {
         let mut items = Vec::new();
         let mut at = self.skip(0);
         while at < self.bytes.len() {
-            let (item, end) = self.item(at)?;
-            items.push(item);
+            let end = match self.item(at) {
+                Ok((item, end)) => {
+                    items.push(item);
+                    end
+                }
+                Err(fault) => self.report(None, fault),
+            };
             at = self.skip(end);
         }
-        Ok(items)
+        items
     }
 
+    /// Records `fault` and returns where parsing resumes: after a local fault, else at the
+    /// next line that opens an item. `open` is the `{` of the entity the fault is in.
+    fn report(&mut self, open: Option<usize>, fault: SyntaxError) -> usize {
+        let at = fault.at();
+        if let SyntaxError::Local { diagnostic, end } = fault {
+            self.errors.push(*diagnostic);
+            return end;
+        }
+        if let Some((diagnostic, resume)) = open.and_then(|open| self.unclosed_block(open, at)) {
+            self.errors.push(diagnostic);
+            return resume;
+        }
+        self.errors.push(fault.into_diagnostic(self.file, self.text));
+        self.next_item_line(at + 1).unwrap_or(self.bytes.len())
+    }
+
+    /// The fault at `at`, inside the body opening at `open`, as a block never closed: when a
+    /// line opening an item lies between the two, or the file ends inside the body. Returns
+    /// the diagnostic (at the innermost `{` still open) and where parsing resumes.
+    fn unclosed_block(&self, open: usize, at: usize) -> Option<(Diagnostic, usize)> {
+        let next_item = self.next_item_line(open + 1).filter(|&line| line <= at);
+        let limit = next_item.unwrap_or(self.bytes.len());
+        if next_item.is_none() && at < self.bytes.len() {
+            return None;
+        }
+        let brace = innermost_open_brace(self.bytes, open, limit)?;
+        let mut diagnostic =
+            Diagnostic::new(Code::Syntax, "a block is never closed", self.span(brace, brace + 1), "this `{` has no matching `}`");
+        diagnostic = match next_item {
+            Some(line) => {
+                let header_end = self.ident_end(line).unwrap_or(line + 1);
+                diagnostic
+                    .with_label(self.span(line, header_end), "the next block starts here")
+                    .with_help("add the missing `}` before the next block")
+            }
+            None => diagnostic.with_help("add the missing `}` at the end of the block"),
+        };
+        Some((diagnostic, limit))
+    }
+
+    /// The offset of the first token at or after `from` that opens a line and an item:
+    /// `import "`, `catalog "`, or `kind name {` (with a range after a host's or VM's name).
+    fn next_item_line(&self, from: usize) -> Option<usize> {
+        let mut line = self.bytes[..from.min(self.bytes.len())].iter().rposition(|&b| b == b'\n').map_or(0, |n| n + 1);
+        while line < self.bytes.len() {
+            let token = run_end(self.bytes, line, |b| b == b' ' || b == b'\t');
+            if token >= from && self.opens_item(token) {
+                return Some(token);
+            }
+            line = self.bytes[token..].iter().position(|&b| b == b'\n').map_or(self.bytes.len(), |n| token + n + 1);
+        }
+        None
+    }
+
+    fn opens_item(&self, at: usize) -> bool {
+        let Some(word_end) = self.ident_end(at) else { return false };
+        let blank = |from: usize| run_end(self.bytes, from, |b| b == b' ' || b == b'\t');
+        match &self.text[at..word_end] {
+            "import" | "catalog" => self.byte(blank(word_end)) == Some(b'"'),
+            "license" | "licence" | "host" | "vm" | "bitfusion" => {
+                let name = blank(word_end);
+                let Some(mut after) = self.ident_end(name) else { return false };
+                if self.byte(after) == Some(b'[') {
+                    after = run_end(self.bytes, after, |b| b != b']' && b != b'\n') + 1;
+                }
+                self.byte(blank(after)) == Some(b'{')
+            }
+            _ => false,
+        }
+    }
+
+    /// One item and where it ends; an entity whose body has a fault ends where parsing resumes.
     fn item(&mut self, at: usize) -> Parsed<(Item<'t>, usize)> {
         let Some(word_end) = self.ident_end(at) else { return self.expected(at, TOP_LEVEL_ITEM) };
         let keyword = self.span(at, word_end);
@@ -138,8 +244,24 @@ impl<'t> Parser<'t> {
         };
         let name = NamePattern { ident, range, span: self.span(name_start, pattern_end) };
         let body_start = self.skip(pattern_end);
-        let body = self.body(body_start, true)?;
-        let end = body.span.end as usize;
+        if self.byte(body_start) != Some(b'{') {
+            return self.expected(body_start, OPEN_BRACE);
+        }
+        let errors_before = self.errors.len();
+        let (mut body, fault) = self.body(body_start, true);
+        let end = match fault {
+            None => body.span.end as usize,
+            Some(fault) => {
+                let resume = self.report(Some(body_start), fault);
+                // Entries swallowed from the blocks after an unclosed one are not this entity's.
+                body.entries.retain(|entry| entry_end(entry) <= resume);
+                body.span = self.span(body_start, resume);
+                resume
+            }
+        };
+        if self.errors.len() > errors_before {
+            self.damaged.push(self.span(at, end));
+        }
         Ok((Item::Entity(Entity { kind, keyword, name, body }), end))
     }
 
@@ -178,36 +300,72 @@ impl<'t> Parser<'t> {
         Ok(self.ident_at(at, end))
     }
 
-    /// `{ entry* }`; an entity's body (`blocks`) also takes nested blocks.
-    fn body(&mut self, open: usize, blocks: bool) -> Parsed<Body<'t>> {
-        if self.byte(open) != Some(b'{') {
-            return self.expected(open, OPEN_BRACE);
-        }
+    /// `{ entry* }` at the `{` at `open`; an entity's body (`blocks`) also takes nested
+    /// blocks. On a fault, the body holds the entries before it (a nested block with the
+    /// fault left out) and the fault is returned beside it.
+    fn body(&mut self, open: usize, blocks: bool) -> (Body<'t>, Option<SyntaxError>) {
         let first_entry = self.entries.len();
         let mut at = self.skip(open + 1);
-        loop {
+        let fault = loop {
             if self.byte(at) == Some(b'}') {
                 let entries = self.entries.drain(first_entry..).collect();
-                return Ok(Body { entries, span: self.span(open, at + 1) });
+                return (Body { entries, span: self.span(open, at + 1) }, None);
             }
-            let entry_kind = if blocks { ENTRY } else { NESTED_ENTRY };
-            let Some(key_end) = self.ident_end(at) else { return self.expected(at, entry_kind) };
-            let key = self.ident_at(at, key_end);
-            let after_key = self.skip(key_end);
-            let entry = match (blocks, self.block_start(after_key)) {
-                (true, Some((name, body_start))) => {
-                    let body = self.body(body_start, false)?;
-                    Entry::Block(Box::new(Block { span: key.span.to(body.span), key, name, body }))
+            if !blocks {
+                if let Some(fault) = self.next_block_in_nested(open, at) {
+                    break fault;
                 }
-                _ => Entry::Attribute(self.attribute(key, after_key)?),
-            };
-            let end = match &entry {
-                Entry::Block(b) => b.span.end,
-                Entry::Attribute(a) => a.span().end,
-            };
-            self.entries.push(entry);
-            at = self.skip(end as usize);
+            }
+            match self.entry(at, blocks) {
+                Ok(end) => at = self.skip(end),
+                Err(fault) => break fault,
+            }
+        };
+        let entries = self.entries.drain(first_entry..).collect();
+        (Body { entries, span: self.span(open, at) }, Some(fault))
+    }
+
+    /// A block opening on its own line inside a nested block (which holds attributes only),
+    /// at `at`: the nested block opening at `open` was not closed before it. The enclosing
+    /// body goes on with the block at `at`.
+    fn next_block_in_nested(&mut self, open: usize, at: usize) -> Option<SyntaxError> {
+        let key_end = self.ident_end(at)?;
+        let after_key = self.skip(key_end);
+        self.block_start(after_key)?;
+        if !self.bytes[..at].iter().rev().take_while(|&&b| b != b'\n').all(|&b| b == b' ' || b == b'\t') {
+            return None;
         }
+        let diagnostic =
+            Diagnostic::new(Code::Syntax, "a block is never closed", self.span(open, open + 1), "this `{` has no matching `}`")
+                .with_label(self.span(at, key_end), "the next block starts here")
+                .with_help("add the missing `}` before the next block");
+        Some(SyntaxError::Local { diagnostic: Box::new(diagnostic), end: at })
+    }
+
+    /// One entry at `at`, kept in `entries` unless all its values were malformed; returns its end.
+    fn entry(&mut self, at: usize, blocks: bool) -> Parsed<usize> {
+        let entry_kind = if blocks { ENTRY } else { NESTED_ENTRY };
+        let Some(key_end) = self.ident_end(at) else { return self.expected(at, entry_kind) };
+        let key = self.ident_at(at, key_end);
+        let after_key = self.skip(key_end);
+        if let (true, Some((name, body_start))) = (blocks, self.block_start(after_key)) {
+            let (body, fault) = self.body(body_start, false);
+            // A block not closed before the next one keeps what it holds; any other fault
+            // leaves it out.
+            let end = match fault {
+                None => body.span.end as usize,
+                Some(SyntaxError::Local { diagnostic, end }) => {
+                    self.errors.push(*diagnostic);
+                    end
+                }
+                Some(fault) => return Err(fault),
+            };
+            self.entries.push(Entry::Block(Box::new(Block { span: key.span.to(body.span), key, name, body })));
+            return Ok(end);
+        }
+        let (attribute, end) = self.attribute(key, after_key)?;
+        self.entries.extend(attribute.map(Entry::Attribute));
+        Ok(end)
     }
 
     /// After a key: `name {` or `{` opens a nested block. Returns the name and where the
@@ -221,19 +379,31 @@ impl<'t> Parser<'t> {
         (self.byte(open) == Some(b'{')).then(|| (Some(self.ident_at(at, name_end)), open))
     }
 
-    /// `key value ("," value)*`, the values starting at `at`.
-    fn attribute(&mut self, key: Ident<'t>, at: usize) -> Parsed<Attribute<'t>> {
-        let mut values: SmallVec<[Value<'t>; 1]> = smallvec::smallvec![self.value(at)?];
-        loop {
-            let end = values[values.len() - 1].span.end as usize;
+    /// `key value ("," value)*`, the values starting at `at`, and where it ends. A malformed
+    /// value is reported and left out; an attribute left with no value is none.
+    fn attribute(&mut self, key: Ident<'t>, at: usize) -> Parsed<(Option<Attribute<'t>>, usize)> {
+        let mut values: SmallVec<[Value<'t>; 1]> = SmallVec::new();
+        let mut next = at;
+        let end = loop {
+            let end = match self.value(next) {
+                Ok(value) => {
+                    let end = value.span.end as usize;
+                    values.push(value);
+                    end
+                }
+                Err(SyntaxError::Local { diagnostic, end }) => {
+                    self.errors.push(*diagnostic);
+                    end
+                }
+                Err(fault) => return Err(fault),
+            };
             let comma = self.skip(end);
             if self.byte(comma) != Some(b',') {
-                break;
+                break end;
             }
-            let next = self.skip(comma + 1);
-            values.push(self.value(next)?);
-        }
-        Ok(Attribute { key, values })
+            next = self.skip(comma + 1);
+        };
+        Ok(((!values.is_empty()).then_some(Attribute { key, values }), end))
     }
 
     /// One value, tried in the grammar's order: string, placement, PCI address, quantity,
@@ -247,19 +417,59 @@ impl<'t> Parser<'t> {
         if let Some(placed) = self.placed(at) {
             return Ok(placed);
         }
-        let (kind, end) = if let Some(end) = pci_end(self.bytes, at) {
-            (ValueKind::Pci(&self.text[at..end]), end)
+        let recognised = if let Some(end) = pci_end(self.bytes, at) {
+            Some((ValueKind::Pci(&self.text[at..end]), end))
         } else if let Some(end) = quantity_end(self.bytes, at) {
-            (ValueKind::Quantity(&self.text[at..end]), end)
+            Some((ValueKind::Quantity(&self.text[at..end]), end))
         } else if let Some(end) = number_end(self.bytes, at) {
-            (ValueKind::Number(&self.text[at..end]), end)
-        } else if let Some(reference) = self.reference(at) {
-            let end = reference.span.end as usize;
-            (ValueKind::Reference(reference.text), end)
+            Some((ValueKind::Number(&self.text[at..end]), end))
         } else {
-            return self.expected(at, VALUE);
+            self.reference(at).map(|reference| (ValueKind::Reference(reference.text), reference.span.end as usize))
         };
-        Ok(Value { kind, span: self.span(at, end) })
+        // No value of the language is followed by `:` or `.`, nor by a letter or a digit: a
+        // literal that runs on is malformed as a whole.
+        let literal_end = run_end(self.bytes, at, |b| is_ident_char(b) || b == b':' || b == b'.');
+        match recognised {
+            Some((kind, end)) if end == literal_end => Ok(Value { kind, span: self.span(at, end) }),
+            _ => match self.malformed_literal(at, literal_end) {
+                Some(fault) => Err(fault),
+                None => match recognised {
+                    Some((kind, end)) => Ok(Value { kind, span: self.span(at, end) }),
+                    None => self.expected(at, VALUE),
+                },
+            },
+        }
+    }
+
+    /// The literal `at..end` as a malformed PCI address, quantity or number, by its shape:
+    /// a `:` makes it an address, a leading digit a quantity (with a letter) or a number.
+    fn malformed_literal(&self, at: usize, end: usize) -> Option<SyntaxError> {
+        let text = &self.text[at..end];
+        let starts_with_digit = text.starts_with(|c: char| c.is_ascii_digit());
+        let (code, what, label, help) = match text.split_once(':') {
+            Some((bus, _)) if starts_with_digit || bus.bytes().all(|b| b.is_ascii_hexdigit()) => (
+                Code::MalformedPci,
+                "a PCI address",
+                "not domain:bus:device.function in hex",
+                "write a PCI address as `domain:bus:device.function` in hex digits, e.g. `0000:3b:00.0`, as `esxcli hardware pci list` shows it",
+            ),
+            _ if !starts_with_digit => return None,
+            _ if text.bytes().any(|b| b.is_ascii_alphabetic()) => (
+                Code::MalformedQuantity,
+                "a quantity",
+                "not a number directly followed by its unit",
+                "write a number directly followed by its unit and nothing after it, e.g. `16GiB`, `512MiB`, `3ms`",
+            ),
+            _ => (
+                Code::MalformedNumber,
+                "a number",
+                "not digits separated by single dots",
+                "write digits separated by single dots, e.g. `7070`, `0.5`, `6.2`; a version in quotes (`\"6.7.0 U1\"`) may hold any text",
+            ),
+        };
+        let shown: String = text.chars().take(40).collect();
+        let diagnostic = Diagnostic::new(code, format!("`{shown}` is not {what}"), self.span(at, end), label).with_help(help);
+        Some(SyntaxError::Local { diagnostic: Box::new(diagnostic), end })
     }
 
     /// `item on target`, or nothing (and no comment kept twice) when the text is not one.
@@ -309,23 +519,35 @@ impl<'t> Parser<'t> {
         Ok(at + 1)
     }
 
+    /// A string never closed on its line: parsing resumes on the next line.
     fn unclosed_string(&self, open: usize, end: usize) -> SyntaxError {
         let diagnostic = Diagnostic::new(Code::Syntax, "a string is not closed", self.span(open, end), "this string has no closing `\"`")
             .with_help("close the string with `\"` on the same line; write `\\n` for a line break inside it");
-        SyntaxError::Custom(Box::new(diagnostic))
+        SyntaxError::Local { diagnostic: Box::new(diagnostic), end }
     }
 
+    /// An unknown escape at `backslash`: parsing resumes after the string.
     fn bad_escape(&self, backslash: usize) -> SyntaxError {
         let end = self.text[backslash + 1..].chars().next().map_or(backslash + 1, |c| backslash + 1 + c.len_utf8());
         let written = &self.text[backslash..end];
         let diagnostic = Diagnostic::new(
-            Code::Syntax,
+            Code::UnknownEscape,
             format!("`{}` is not an escape", written.escape_debug()),
             self.span(backslash, end),
             "unknown escape",
         )
         .with_help("strings take the escapes `\\\"`, `\\\\`, `\\n` and `\\t`; write `\\\\` for a backslash");
-        SyntaxError::Custom(Box::new(diagnostic))
+        // The string goes on to its closing quote, or to the end of its line.
+        let mut at = end;
+        let end = loop {
+            match self.byte(at) {
+                Some(b'"') => break at + 1,
+                Some(b'\\') if self.byte(at + 1).is_some_and(|b| b != b'\n' && b != b'\r') => at += 2,
+                None | Some(b'\n' | b'\r') => break at,
+                Some(_) => at += 1,
+            }
+        };
+        SyntaxError::Local { diagnostic: Box::new(diagnostic), end }
     }
 }
 
@@ -394,12 +616,11 @@ fn number_end(bytes: &[u8], at: usize) -> Option<usize> {
     word_boundary(bytes, end)
 }
 
-/// The value of a string's text; borrowed unless it has escapes.
 impl SyntaxError {
     fn into_diagnostic(self, file: FileId, text: &str) -> Diagnostic {
         let (at, expected) = match self {
             SyntaxError::Expected { at, expected } => (at, expected),
-            SyntaxError::Custom(diagnostic) => return *diagnostic,
+            SyntaxError::Local { diagnostic, .. } => return *diagnostic,
         };
         let start = at.min(text.len());
         // Point at the whole offending token rather than one character.
@@ -409,24 +630,12 @@ impl SyntaxError {
             .map_or(text.len(), |len| start + len.max(1));
         let token_end = token_end.min(text.len());
         let found = text.get(start..token_end).filter(|t| !t.is_empty());
-        if found.is_none() {
-            if let Some(open) = unclosed_brace(text) {
-                return Diagnostic::new(
-                    Code::Syntax,
-                    "a block is never closed",
-                    Span::new(file, open, open + 1),
-                    "this `{` has no matching `}`",
-                )
-                .with_help("add the missing `}` at the end of the block");
-            }
-        }
         let found_text = found.map_or("end of file".to_string(), |t| format!("`{}`", t.chars().take(40).collect::<String>()));
         let help = match found {
             _ if expected == TOP_LEVEL_ITEM => "a file holds `import`, `catalog`, `license`, `host`, `vm` and `bitfusion` items; check the spelling of the keyword and that every `{` is closed".to_string(),
             Some(t) if expected == VALUE && t.starts_with('=') => "attributes are written `key value`, without `=`".to_string(),
             Some(t) if expected == VALUE && t.starts_with('{') => "nested blocks hold attributes only; write the values of the inner block as attributes".to_string(),
-            None => "a block is not closed: add the missing `}`".to_string(),
-            Some(_) => format!("write {expected} here"),
+            _ => format!("write {expected} here"),
         };
         Diagnostic::new(
             Code::Syntax,
@@ -438,36 +647,35 @@ impl SyntaxError {
     }
 }
 
-/// The offset of the last `{` left open at the end of the text (strings and comments skipped).
-fn unclosed_brace(text: &str) -> Option<usize> {
+/// Where an entry ends.
+fn entry_end(entry: &Entry) -> usize {
+    match entry {
+        Entry::Block(block) => block.span.end as usize,
+        Entry::Attribute(attribute) => attribute.span().end as usize,
+    }
+}
+
+/// The innermost `{` opened in `from..to` and still open at `to` (strings and comments
+/// skipped).
+fn innermost_open_brace(bytes: &[u8], from: usize, to: usize) -> Option<usize> {
     let mut open: Vec<usize> = Vec::new();
-    let mut chars = text.char_indices();
-    while let Some((i, c)) = chars.next() {
-        match c {
-            '#' => {
-                for (_, c) in chars.by_ref() {
-                    if c == '\n' {
-                        break;
-                    }
+    let mut at = from;
+    while at < to {
+        match bytes[at] {
+            b'#' => at = run_end(bytes, at, |b| b != b'\n'),
+            b'"' => {
+                at += 1;
+                while at < to && !matches!(bytes[at], b'"' | b'\n') {
+                    at += if bytes[at] == b'\\' { 2 } else { 1 };
                 }
             }
-            '"' => {
-                while let Some((_, c)) = chars.next() {
-                    match c {
-                        '\\' => {
-                            chars.next();
-                        }
-                        '"' | '\n' => break,
-                        _ => {}
-                    }
-                }
-            }
-            '{' => open.push(i),
-            '}' => {
+            b'{' => open.push(at),
+            b'}' => {
                 open.pop();
             }
             _ => {}
         }
+        at += 1;
     }
     open.pop()
 }
