@@ -1,16 +1,17 @@
 /**
  * @file Tree-sitter grammar for .gpu files (gpuc).
  *
- * A transcription of grammar/gpu.pest, which stays the single source of truth: a rule here
- * has the pest rule's name where one exists, and test/agreement.js holds the two to the same
- * verdict on every example and rule spec of the repository.
+ * A transcription of grammar/gpu.pest, which stays the single source of truth: rules keep
+ * pest's names (`placement` is pest's `placed`), and test/agreement.js holds the two to the
+ * same verdict on every example and rule spec of the repository and on edits of them.
  *
  * Where pest and tree-sitter differ in how they lex, this grammar makes up the difference:
  * - pest tries a value's alternatives in order (placed, pci_address, quantity, number,
  *   string, reference) and ends each literal with `!ident_char`; tree-sitter takes the
  *   longest token and has no lookahead. src/scanner.c lexes the three literals the way pest
  *   does, so `7070_x` or `0000:09:00.0use` is an ERROR here as it is a syntax error there.
- * - pest keywords end with `!ident_char` too; `word` (keyword extraction) does the same.
+ * - pest keywords end with `!ident_char` too; `word` (keyword extraction) does the same, and
+ *   a keyword is one only where pest expects it (`host` is also a key, `on` also a value).
  */
 
 /// <reference types="tree-sitter-cli/dsl" />
@@ -37,12 +38,6 @@ module.exports = grammar({
   externals: $ => [$.pci_address, $.quantity, $.number, $._error_recovery],
 
   word: $ => $.identifier,
-
-  // Keywords are keywords only where pest expects one (`host` is also an attribute key, `on`
-  // also a boolean value), so none is reserved.
-  reserved: {
-    global: _ => [],
-  },
 
   rules: {
     source_file: $ => repeat($._item),
