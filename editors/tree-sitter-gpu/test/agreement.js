@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // The tree-sitter grammar and gpuc agree on which texts are .gpu syntax.
 //
-// Every example, rule spec, guide spec and fuzz regression of the repository, and every case
-// of test/corpus, is parsed by both. A text has an ERROR or MISSING node in tree-sitter's tree
+// Every example, rule spec, guide spec and fuzz regression of the repository, every ```gpu
+// block of README.md and docs/, and every case of test/corpus, is parsed by both. A text has an ERROR or MISSING node in tree-sitter's tree
 // if and only if `gpuc check` reports a syntax error (E0001) in that file; a corpus case marked
 // `:error` must be a syntax error to gpuc too, and every other case must not be. Then the same
 // for MUTATIONS texts made from those files by one small edit each (a character deleted,
@@ -45,6 +45,26 @@ function gpuFilesUnder(dir) {
     .filter((name) => name.endsWith('.gpu'))
     .map((name) => path.join(absolute, name))
     .sort();
+}
+
+/** The ```gpu code blocks of README.md and of every .md file under docs/, written to files. */
+function markdownCases(scratch) {
+  const docs = path.join(repoRoot, 'docs');
+  const pages = [path.join(repoRoot, 'README.md')];
+  if (fs.existsSync(docs)) {
+    pages.push(...fs.readdirSync(docs, { recursive: true }).filter((f) => f.endsWith('.md')).map((f) => path.join(docs, f)));
+  }
+  const cases = [];
+  for (const page of pages.sort()) {
+    const text = fs.readFileSync(page, 'utf8');
+    for (const match of text.matchAll(/^```gpu\n([\s\S]*?)^```$/gm)) {
+      const line = text.slice(0, match.index).split('\n').length;
+      const target = path.join(scratch, `markdown-${cases.length}.gpu`);
+      fs.writeFileSync(target, match[1]);
+      cases.push({ file: target, label: `${path.relative(repoRoot, page)}:${line}`, expectError: undefined });
+    }
+  }
+  return cases;
 }
 
 /**
@@ -143,7 +163,7 @@ function main() {
     label: path.relative(repoRoot, file),
     expectError: undefined,
   }));
-  const cases = [...files, ...corpusCases(scratch), ...mutations(files, scratch)];
+  const cases = [...files, ...markdownCases(scratch), ...corpusCases(scratch), ...mutations(files, scratch)];
   let passed = 0;
   let failed = 0;
   for (const { file, label, expectError } of cases) {
