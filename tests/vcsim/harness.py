@@ -107,22 +107,32 @@ class Simulator:
         raise RuntimeError("simulator did not answer a login in time")
 
     def stop(self) -> None:
+        """Stop the simulator; raise if it had died before, with the end of its log."""
+        crashed = None
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            if self.process.poll() is not None:
+                crashed = self.process.returncode
+            else:
+                self.process.terminate()
+                try:
+                    self.process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    self.process.kill()
+                    self.process.wait()
             if self.process.stdout is not None:
                 self.process.stdout.close()
             self.process = None
+        log = ""
         if self._log is not None:
+            self._log.seek(0)
+            log = self._log.read()
             self._log.close()
             self._log = None
         if self._seed_file is not None:
             self._seed_file.unlink(missing_ok=True)
             self._seed_file = None
+        if crashed is not None:
+            raise RuntimeError(f"the simulator exited with {crashed} while in use:\n{log[-4000:]}")
 
     def connect(self) -> vim.ServiceInstance:
         return SmartConnect(host="127.0.0.1", port=self.port, user=USERNAME, pwd=PASSWORD,

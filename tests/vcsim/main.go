@@ -345,6 +345,75 @@ func rebooter(hosts map[types.ManagedObjectReference]*gpuHost, downtime time.Dur
 	}
 }
 
+// environmentBrowser adds to vcsim's QueryConfigTarget the PCI devices a VM can be given
+// through DirectPath I/O: the host's GPUs whose passthrough is active, with the host's system id,
+// as vCenter lists them in ConfigTarget.pciPassthrough.
+type environmentBrowser struct {
+	*simulator.EnvironmentBrowser
+	computeResource types.ManagedObjectReference
+	hosts           map[types.ManagedObjectReference]*gpuHost
+}
+
+func (b *environmentBrowser) QueryConfigTarget(ctx *simulator.Context, req *types.QueryConfigTarget) soap.HasFault {
+	body := b.EnvironmentBrowser.QueryConfigTarget(ctx, req).(*methods.QueryConfigTargetBody)
+	if body.Res == nil {
+		return body
+	}
+	refs := []types.ManagedObjectReference{}
+	if req.Host != nil {
+		refs = append(refs, *req.Host)
+	} else {
+		switch cr := simulator.Map.Get(b.computeResource).(type) {
+		case *simulator.ClusterComputeResource:
+			refs = cr.Host
+		case *mo.ComputeResource:
+			refs = cr.Host
+		}
+	}
+	target := body.Res.Returnval
+	for _, ref := range refs {
+		g := b.hosts[ref]
+		if g == nil {
+			continue
+		}
+		simulator.Map.WithLock(g.host, func() {
+			for _, d := range g.host.Hardware.PciDevice {
+				if info := g.passthruInfo(d.Id); info != nil && info.PassthruActive {
+					target.PciPassthrough = append(target.PciPassthrough, &types.VirtualMachinePciPassthroughInfo{
+						VirtualMachineTargetInfo: types.VirtualMachineTargetInfo{Name: d.DeviceName},
+						PciDevice:                d,
+						SystemId:                 g.host.Hardware.SystemInfo.Uuid,
+					})
+				}
+			}
+		})
+	}
+	return body
+}
+
+// wrapEnvironmentBrowsers replaces each compute resource's environment browser by one that
+// lists passthrough devices, with the simulator's wrap/extend pattern.
+func wrapEnvironmentBrowsers(hosts map[types.ManagedObjectReference]*gpuHost) {
+	seen := map[types.ManagedObjectReference]bool{}
+	for _, g := range hosts {
+		parent := *g.host.Parent
+		if seen[parent] {
+			continue
+		}
+		seen[parent] = true
+		var browser *types.ManagedObjectReference
+		switch cr := simulator.Map.Get(parent).(type) {
+		case *simulator.ClusterComputeResource:
+			browser = cr.EnvironmentBrowser
+		case *mo.ComputeResource:
+			browser = cr.EnvironmentBrowser
+		}
+		if original, ok := simulator.Map.Get(*browser).(*simulator.EnvironmentBrowser); ok {
+			simulator.Map.Put(&environmentBrowser{EnvironmentBrowser: original, computeResource: parent, hosts: hosts})
+		}
+	}
+}
+
 // addGPUs registers the host's graphics manager and passthrough system and seeds its NVIDIA
 // devices, passthrough state, graphics state and vGPU types.
 func addGPUs(host *simulator.HostSystem, seed SeedHost) *gpuHost {
@@ -580,6 +649,7 @@ func run() error {
 		gpuHosts[host.Self] = addGPUs(host, h)
 	}
 	simulator.HostRebooter = rebooter(gpuHosts, *downtime)
+	wrapEnvironmentBrowsers(gpuHosts)
 	if err = client.Logout(ctx); err != nil {
 		return err
 	}
