@@ -27,10 +27,11 @@ HOSTS = {
     "esx-a2.lab.example": {"graphics": ("sharedDirect", "consolidation"), "passthrough": []},
     "esx-b1.lab.example": {"graphics": ("sharedDirect", "performance"), "passthrough": ["0000:17:00.0"]},
 }
+LARGE_BAR = {"pciPassthru.use64bitMMIO": "TRUE", "pciPassthru.64bitMMIOSizeGB": "128"}
 VMS = {
-    "vm-train": {"vgpu": "nvidia_a40-8q", "passthrough": ["0000:af:00.0"]},
-    "vm-vdi-1": {"vgpu": "nvidia_a40-4q", "passthrough": []},
-    "vm-infer": {"vgpu": None, "passthrough": ["0000:17:00.0"]},
+    "vm-train": {"vgpu": "nvidia_a40-8q", "passthrough": ["0000:af:00.0"], "advanced": LARGE_BAR},
+    "vm-vdi-1": {"vgpu": "nvidia_a40-4q", "passthrough": [], "advanced": {}},
+    "vm-infer": {"vgpu": None, "passthrough": ["0000:17:00.0"], "advanced": LARGE_BAR},
 }
 
 
@@ -55,6 +56,18 @@ def activate_passthrough(si: vim.ServiceInstance, host_name: str, pci: str) -> N
 def passthrough_ids(vm: vim.VirtualMachine) -> list[str]:
     return sorted(d.backing.id for d in vm.config.hardware.device
                   if isinstance(d.backing, vim.vm.device.VirtualPCIPassthrough.DeviceBackingInfo))
+
+
+def test_module_documentation_parses():
+    completed = subprocess.run([str(BIN / "ansible-doc"), "--json", "-M", str(MODULE.parent), MODULE.stem],
+                               capture_output=True, text=True, check=True, timeout=120)
+    doc = json.loads(completed.stdout)[MODULE.stem]
+    options = doc["doc"]["options"]
+    for connection in ("hostname", "username", "password", "port", "validate_certs", "datacenter"):
+        assert connection in options
+    assert options["devices"]["suboptions"]["pci"]["required"]
+    assert "gpuc_vm_pci_passthrough:" in doc["examples"]
+    assert set(doc["return"]) == {"devices", "added", "removed"}
 
 
 def test_module_adds_idempotently_in_check_mode_and_removes(sim, si):
@@ -119,6 +132,8 @@ def inventory(sim: harness.Simulator) -> dict[str, Any]:
             host_vars["vm_vgpu"] = want["vgpu"]
         if want["passthrough"]:
             host_vars["vm_passthrough"] = [{"pci": pci} for pci in want["passthrough"]]
+        if want["advanced"]:
+            host_vars["vm_advanced_settings"] = want["advanced"]
         vms[name] = host_vars
     return {"all": {
         "vars": {
@@ -132,14 +147,14 @@ def inventory(sim: harness.Simulator) -> dict[str, Any]:
     }}
 
 
-def run_playbook(sim: harness.Simulator, tmp_path: Path) -> tuple[int, dict[str, Any]]:
+def run_playbook(sim: harness.Simulator, tmp_path: Path, *options: str) -> tuple[int, dict[str, Any]]:
     """Run the rollout playbook; return its exit code and the per-host stats of the json callback."""
     inventory_file = tmp_path / "inventory.yml"
     inventory_file.write_text(json.dumps(inventory(sim)))
     env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_LIBRARY=str(ANSIBLE_DIR / "library"),
                ANSIBLE_HOST_KEY_CHECKING="False", ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"),
                ANSIBLE_NOCOLOR="1")
-    completed = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(inventory_file), str(PLAYBOOK)],
+    completed = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(inventory_file), *options, str(PLAYBOOK)],
                                capture_output=True, text=True, env=env, timeout=900)
     try:
         report = json.loads(completed.stdout)
@@ -154,7 +169,23 @@ def failed_tasks(report: dict[str, Any]) -> list[str]:
             for host, result in task["hosts"].items() if result.get("failed")]
 
 
+def assert_untouched(si: vim.ServiceInstance, host_names: list[str], vm_names: list[str]) -> None:
+    for name in host_names:
+        host = find(si, vim.HostSystem, name)
+        assert host.config.graphicsConfig.hostDefaultGraphicsType == "shared"
+        assert not [p.id for p in host.config.pciPassthruInfo if p.passthruEnabled]
+    for name in vm_names:
+        vm = find(si, vim.VirtualMachine, name)
+        assert vm.runtime.powerState == "poweredOn" and passthrough_ids(vm) == []
+        assert not [d for d in vm.config.hardware.device if isinstance(d, vim.vm.device.VirtualPCIPassthrough)]
+        assert vm.config.firmware != "efi" and not vm.config.memoryReservationLockedToMax
+
+
 def test_rollout_reaches_the_spec_and_a_second_run_changes_nothing(sim, si, tmp_path):
+    rc, report = run_playbook(sim, tmp_path, "--check")
+    assert rc == 0, failed_tasks(report)
+    assert_untouched(si, list(HOSTS), list(VMS))
+
     rc, report = run_playbook(sim, tmp_path)
     assert rc == 0, failed_tasks(report)
     assert all(stats["changed"] > 0 for stats in report["stats"].values())
@@ -173,6 +204,9 @@ def test_rollout_reaches_the_spec_and_a_second_run_changes_nothing(sim, si, tmp_
                  if isinstance(d.backing, vim.vm.device.VirtualPCIPassthrough.VmiopBackingInfo)]
         assert vgpus == ([want["vgpu"]] if want["vgpu"] else [])
         assert passthrough_ids(vm) == want["passthrough"]
+        extra = {o.key: o.value for o in vm.config.extraConfig if o.key.startswith("pciPassthru.")}
+        assert extra == want["advanced"]
+        assert vm.config.firmware == "efi"
         assert vm.config.memoryReservationLockedToMax
         assert vm.runtime.powerState == "poweredOn"
 
@@ -195,11 +229,6 @@ def test_a_failed_host_stops_the_rollout(simulator_binary, seed, tmp_path):
             assert done.config.graphicsConfig.hostDefaultGraphicsType == "sharedDirect"
             # The failed host stays in maintenance mode for a person to look at.
             assert find(si, vim.HostSystem, failing).runtime.inMaintenanceMode
-            rest = find(si, vim.HostSystem, untouched)
-            assert rest.config.graphicsConfig.hostDefaultGraphicsType == "shared"
-            assert not [p.id for p in rest.config.pciPassthruInfo if p.passthruEnabled]
-            for name in VMS:
-                vm = find(si, vim.VirtualMachine, name)
-                assert vm.runtime.powerState == "poweredOn" and passthrough_ids(vm) == []
+            assert_untouched(si, [untouched], list(VMS))
         finally:
             harness.Disconnect(si)

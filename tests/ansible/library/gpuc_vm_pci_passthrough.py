@@ -15,12 +15,18 @@ description:
   - Adds or removes C(VirtualPCIPassthrough) devices with a C(DeviceBackingInfo) backing (DirectPath I/O)
     on a virtual machine through vCenter, by the PCI address of a device of the host the VM is registered on.
   - No collection has such a module (community.vmware issue 347); gpuc ships this one in the generated playbook's C(library/).
-  - The device must have passthrough enabled and active on the host (see M(community.vmware.vmware_host_passthrough)
-    and a host reboot); the module takes the backing's system id, vendor and device id from the host's
-    C(QueryConfigTarget), as the vSphere Client does.
-  - vSphere does not hot-add PCI passthrough devices, so a change to a powered-on VM fails; power it off first.
-  - Adding a device also sets C(memoryReservationLockedToMax), since a VM with a passthrough device
-    must reserve all of its memory to power on.
+  - >-
+    The device must have passthrough enabled and active on the host; C(passthruActive) means
+    "enabled + rebooted" (vSphere Web Services API, HostPciPassthruInfo). Enable it with
+    M(community.vmware.vmware_host_passthrough) and reboot the host. The backing's system id, vendor
+    and device id are taken from the host's entry in C(QueryConfigTarget) (C(pciPassthrough)).
+  - >-
+    The VM must be powered off ("Prerequisites - Power off the virtual machine", VMware Host Client 7.0,
+    "Add a PCI Device to a Virtual Machine"); a change to a powered-on VM fails.
+  - >-
+    Adding a device also sets C(memoryReservationLockedToMax): "Adding a DirectPath I/O device to a
+    virtual machine sets memory reservation to the memory size of the virtual machine" (vSphere 7.0
+    Networking, "Add a PCI Device to a Virtual Machine").
   - Devices are matched by PCI address; passthrough devices not listed are left alone.
 version_added: "0.1.0"
 author:
