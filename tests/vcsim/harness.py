@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import socket
 import subprocess
 import tempfile
@@ -94,7 +95,9 @@ class Simulator:
     def _wait_ready(self, timeout: float) -> None:
         assert self.process is not None and self.process.stdout is not None
         deadline = time.monotonic() + timeout
-        line = self.process.stdout.readline()  # the simulator prints its URL once serving
+        # The simulator prints its URL once it serves; do not wait for it forever.
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        line = self.process.stdout.readline() if ready else ""
         if not line.startswith(READY_PREFIX):
             self._log.seek(0)
             raise RuntimeError(f"simulator did not start: {line!r} {self._log.read()}")
