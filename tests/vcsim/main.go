@@ -192,10 +192,17 @@ func invalidArgument(property string) *soap.Fault {
 	return fault(&types.InvalidArgument{InvalidProperty: property})
 }
 
+// The values the API allows (vim25 enums HostGraphicsConfigGraphicsType, used for the host
+// default and per device, and HostGraphicsConfigSharedPassthruAssignmentPolicy).
 var (
-	graphicsTypes     = map[string]bool{"shared": true, "sharedDirect": true}
-	deviceGraphicsTyp = map[string]bool{"shared": true, "sharedDirect": true, "basic": true, "direct": true}
-	assignmentPolicy  = map[string]bool{"performance": true, "consolidation": true}
+	graphicsTypes = map[string]bool{
+		string(types.HostGraphicsConfigGraphicsTypeShared):       true,
+		string(types.HostGraphicsConfigGraphicsTypeSharedDirect): true,
+	}
+	assignmentPolicies = map[string]bool{
+		string(types.HostGraphicsConfigSharedPassthruAssignmentPolicyPerformance):   true,
+		string(types.HostGraphicsConfigSharedPassthruAssignmentPolicyConsolidation): true,
+	}
 )
 
 // UpdateGraphicsConfig stores the host default graphics type, the shared passthrough assignment
@@ -206,11 +213,11 @@ func (m *graphicsManager) UpdateGraphicsConfig(req *types.UpdateGraphicsConfig) 
 	switch {
 	case !graphicsTypes[cfg.HostDefaultGraphicsType]:
 		body.Fault_ = invalidArgument("config.hostDefaultGraphicsType")
-	case !assignmentPolicy[cfg.SharedPassthruAssignmentPolicy]:
+	case !assignmentPolicies[cfg.SharedPassthruAssignmentPolicy]:
 		body.Fault_ = invalidArgument("config.sharedPassthruAssignmentPolicy")
 	}
 	for _, d := range cfg.DeviceType {
-		if !m.gpu.hasGPU(d.DeviceId) || !deviceGraphicsTyp[d.GraphicsType] {
+		if !m.gpu.hasGPU(d.DeviceId) || !graphicsTypes[d.GraphicsType] {
 			body.Fault_ = invalidArgument("config.deviceType")
 		}
 	}

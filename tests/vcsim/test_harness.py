@@ -61,16 +61,20 @@ def test_graphics_config_update_sticks(si):
     manager.UpdateGraphicsConfig(vim.host.GraphicsConfig(
         hostDefaultGraphicsType="sharedDirect",
         sharedPassthruAssignmentPolicy="consolidation",
-        deviceType=[vim.host.GraphicsConfig.DeviceType(deviceId="0000:af:00.0", graphicsType="direct")]))
+        deviceType=[vim.host.GraphicsConfig.DeviceType(deviceId="0000:af:00.0", graphicsType="shared")]))
     for config in (host.config.graphicsConfig, manager.graphicsConfig):
         assert config.hostDefaultGraphicsType == "sharedDirect"
         assert config.sharedPassthruAssignmentPolicy == "consolidation"
-        assert [(d.deviceId, d.graphicsType) for d in config.deviceType] == [("0000:af:00.0", "direct")]
+        assert [(d.deviceId, d.graphicsType) for d in config.deviceType] == [("0000:af:00.0", "shared")]
     # Another host keeps its own manager and configuration.
     assert find(si, vim.HostSystem, A2).config.graphicsConfig.hostDefaultGraphicsType == "shared"
     with pytest.raises(vmodl.fault.InvalidArgument):
         manager.UpdateGraphicsConfig(vim.host.GraphicsConfig(
             hostDefaultGraphicsType="vsga", sharedPassthruAssignmentPolicy="performance"))
+    with pytest.raises(vmodl.fault.InvalidArgument):  # "direct" is a state, not a setting
+        manager.UpdateGraphicsConfig(vim.host.GraphicsConfig(
+            hostDefaultGraphicsType="shared", sharedPassthruAssignmentPolicy="performance",
+            deviceType=[vim.host.GraphicsConfig.DeviceType(deviceId="0000:af:00.0", graphicsType="direct")]))
     manager.RefreshGraphicsManager()
 
 
