@@ -371,18 +371,15 @@ pub(super) fn step(ctx: &Ctx, s: &mut Script, this: &str, action: &Action) {
         }
         Action::DisablePassthrough { gpus, in_client: false } => {
             s.comment("These GPUs are shared by vGPU now; a passthrough device is not (the change takes effect at the reboot).");
-            for &g in gpus {
-                let Some(pci) = ctx.pci(g) else {
-                    missing_pci(ctx, s, g);
-                    continue;
-                };
-                s.open(&format!("if {}; then", passthrough_off(&pci)));
-                s.say(&format!("{} ({pci}): passthrough already disabled", ctx.label(g)));
-                s.mid("else");
-                s.line(&format!("esxcli hardware pci pcipassthru set -d {} -e false", sh_quote(&pci)));
-                s.changed(&format!("passthrough disabled on {pci}"));
-                s.close();
-            }
+            let command = |pci: &str| format!("esxcli hardware pci pcipassthru set -d {} -e false", sh_quote(pci));
+            let change = GpuChange {
+                done: &passthrough_off,
+                already: "passthrough already disabled",
+                command: &command,
+                changed: "passthrough disabled on",
+                records: &|_| true,
+            };
+            change_each_gpu(ctx, s, gpus, &change);
         }
         Action::EnablePassthroughInClient { gpus } => {
             let list = ctx.gpu_list(gpus);
@@ -552,20 +549,44 @@ fn missing_pci(ctx: &Ctx, s: &mut Script, gpu: GpuId) {
     s.fail(&format!("{} has no PCI address in the spec; add `pci` to the gpu block", ctx.label(gpu)));
 }
 
-fn enable_passthrough(ctx: &Ctx, s: &mut Script, gpus: &[GpuId]) {
-    s.comment("The hex address as esxcli hardware pci list shows it; takes effect at the reboot (ESXCLI reference).");
+/// One change per GPU, each only where it is not done yet: `done` tests the GPU's state,
+/// `command` changes it, and the change is recorded when `records` (the phase then reboots).
+struct GpuChange<'a> {
+    done: &'a dyn Fn(&str) -> String,
+    already: &'a str,
+    command: &'a dyn Fn(&str) -> String,
+    changed: &'a str,
+    records: &'a dyn Fn(GpuId) -> bool,
+}
+
+fn change_each_gpu(ctx: &Ctx, s: &mut Script, gpus: &[GpuId], change: &GpuChange) {
     for &g in gpus {
         let Some(pci) = ctx.pci(g) else {
             missing_pci(ctx, s, g);
             continue;
         };
-        s.open(&format!("if {}; then", passthrough_done(&pci)));
-        s.say(&format!("{} ({pci}): passthrough already enabled", ctx.label(g)));
+        s.open(&format!("if {}; then", (change.done)(&pci)));
+        s.say(&format!("{} ({pci}): {}", ctx.label(g), change.already));
         s.mid("else");
-        s.line(&format!("esxcli hardware pci pcipassthru set -d {} -e true", sh_quote(&pci)));
-        s.changed(&format!("passthrough enabled on {pci}"));
+        s.line(&(change.command)(&pci));
+        if (change.records)(g) {
+            s.changed(&format!("{} {pci}", change.changed));
+        }
         s.close();
     }
+}
+
+fn enable_passthrough(ctx: &Ctx, s: &mut Script, gpus: &[GpuId]) {
+    s.comment("The hex address as esxcli hardware pci list shows it; takes effect at the reboot (ESXCLI reference).");
+    let command = |pci: &str| format!("esxcli hardware pci pcipassthru set -d {} -e true", sh_quote(pci));
+    let change = GpuChange {
+        done: &passthrough_done,
+        already: "passthrough already enabled",
+        command: &command,
+        changed: "passthrough enabled on",
+        records: &|_| true,
+    };
+    change_each_gpu(ctx, s, gpus, &change);
 }
 
 fn verify_passthrough(ctx: &Ctx, s: &mut Script, gpus: &[GpuId]) {
@@ -617,20 +638,13 @@ fn set_mig_mode(ctx: &Ctx, s: &mut Script, gpus: &[GpuId], enable: bool) {
     s.comment("NVIDIA AI Enterprise User Guide 5.0, §2.11.1: MIG mode per GPU with nvidia-smi; no process may use the");
     s.comment("GPU. On vSphere only the mode is set: vSphere creates the GPU instances when a VM powers on (§2.11).");
     s.comment("Ampere GPUs change mode at the host's reboot (the mode is \"pending\" until then); Hopper and later at once.");
-    for &g in gpus {
-        let Some(pci) = ctx.pci(g) else {
-            missing_pci(ctx, s, g);
-            continue;
-        };
-        s.open(&format!("if {}; then", mig_done(&pci, "pending", enable)));
-        s.say(&format!("{} ({pci}): MIG mode already {word}", ctx.label(g)));
-        s.mid("else");
-        s.line(&format!("nvidia-smi -i {} -mig {flag}", sh_quote(&pci)));
-        if ctx.model.board_of(g).is_some_and(|b| b.architecture == crate::catalog::Architecture::Ampere) {
-            s.changed(&format!("MIG mode turned {word} for {pci}"));
-        }
-        s.close();
-    }
+    let done = |pci: &str| mig_done(pci, "pending", enable);
+    let command = |pci: &str| format!("nvidia-smi -i {} -mig {flag}", sh_quote(pci));
+    let already = format!("MIG mode already {word}");
+    let changed = format!("MIG mode turned {word} for");
+    // Only Ampere GPUs wait for the reboot; the phase reboots only for them.
+    let ampere = |g: GpuId| ctx.model.board_of(g).is_some_and(|b| b.architecture == crate::catalog::Architecture::Ampere);
+    change_each_gpu(ctx, s, gpus, &GpuChange { done: &done, already: &already, command: &command, changed: &changed, records: &ampere });
 }
 
 fn verify_mig_mode(ctx: &Ctx, s: &mut Script, gpus: &[GpuId], enable: bool) {
@@ -743,18 +757,15 @@ fn verify_scheduler(ctx: &Ctx, s: &mut Script, rmpvmrl: Rmpvmrl) {
 
 fn disable_ecc(ctx: &Ctx, s: &mut Script, gpus: &[GpuId]) {
     s.comment("The ECC mode changes at the next reboot, so \"Pending: Disabled\" means it is already done.");
-    for &g in gpus {
-        let Some(pci) = ctx.pci(g) else {
-            missing_pci(ctx, s, g);
-            continue;
-        };
-        s.open(&format!("if {}; then", ecc_done(&pci)));
-        s.say(&format!("{} ({pci}): ECC already disabled or pending disable", ctx.label(g)));
-        s.mid("else");
-        s.line(&format!("nvidia-smi -i {} -e 0", sh_quote(&pci)));
-        s.changed(&format!("ECC disabled on {pci}"));
-        s.close();
-    }
+    let command = |pci: &str| format!("nvidia-smi -i {} -e 0", sh_quote(pci));
+    let change = GpuChange {
+        done: &ecc_done,
+        already: "ECC already disabled or pending disable",
+        command: &command,
+        changed: "ECC disabled on",
+        records: &|_| true,
+    };
+    change_each_gpu(ctx, s, gpus, &change);
 }
 
 fn verify_ecc(ctx: &Ctx, s: &mut Script, gpus: &[GpuId]) {
