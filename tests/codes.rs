@@ -46,3 +46,18 @@ fn codes_follow_their_rule_number() {
         assert_eq!(number, expected, "{code} belongs to {}", code.rule());
     }
 }
+
+#[test]
+fn explanations_and_the_catalog_cite_public_documents_only() {
+    // DESIGN.md's shorthands for its own notes ("seed §", "ref §") and the project's internal
+    // files mean nothing to a user: what gpuc prints names documents a user can open.
+    let internal = ["seed §", "ref §", "seed guide", "domain.md", "reference/"];
+    for code in Code::ALL {
+        for word in internal {
+            assert!(!code.explanation().contains(word), "{code}: `{word}` in its explanation");
+        }
+    }
+    for word in internal {
+        assert!(!gpuc::catalog::BUILTIN_YAML.contains(word), "`{word}` in the built-in catalog");
+    }
+}
