@@ -23,7 +23,7 @@ use lsp_types::{
     TextDocumentSyncCapability, TextDocumentSyncKind,
 };
 use state::State;
-use std::path::Path;
+use std::path::PathBuf;
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -50,7 +50,8 @@ pub fn capabilities() -> ServerCapabilities {
 pub fn serve(connection: &Connection) -> Result<(), Error> {
     connection.initialize(serde_json::to_value(capabilities())?)?;
     let mut state = State::default();
-    for message in &connection.receiver {
+    let mut waiting = None;
+    while let Some(message) = waiting.take().or_else(|| connection.receiver.recv().ok()) {
         match message {
             Message::Request(request) => {
                 if connection.handle_shutdown(&request)? {
@@ -60,7 +61,19 @@ pub fn serve(connection: &Connection) -> Result<(), Error> {
                 connection.sender.send(Message::Response(response))?;
             }
             Message::Notification(notification) => {
-                for published in notify(&mut state, notification) {
+                // Changes queued behind this one are applied before checking: while the user
+                // types faster than an estate is checked, only the latest text is checked.
+                let mut changed: Vec<PathBuf> = notify(&mut state, notification).into_iter().collect();
+                while let Ok(next) = connection.receiver.try_recv() {
+                    match next {
+                        Message::Notification(notification) => changed.extend(notify(&mut state, notification)),
+                        other => {
+                            waiting = Some(other);
+                            break;
+                        }
+                    }
+                }
+                for published in recheck(&mut state, &changed) {
                     connection.sender.send(Message::Notification(published))?;
                 }
             }
@@ -70,9 +83,9 @@ pub fn serve(connection: &Connection) -> Result<(), Error> {
     Ok(())
 }
 
-/// Applies a document notification; returns the diagnostics to publish.
-fn notify(state: &mut State, notification: Notification) -> Vec<Notification> {
-    let changed = match notification.method.as_str() {
+/// Applies a document notification; returns the document it changed, if any.
+fn notify(state: &mut State, notification: Notification) -> Option<PathBuf> {
+    match notification.method.as_str() {
         "textDocument/didOpen" => cast_notification::<DidOpenTextDocument>(notification).and_then(|params| {
             let path = params.text_document.uri.to_file_path().ok()?;
             state.documents.insert(path.clone(), params.text_document.text);
@@ -85,24 +98,30 @@ fn notify(state: &mut State, notification: Notification) -> Vec<Notification> {
             state.documents.insert(path.clone(), text);
             Some(path)
         }),
-        "textDocument/didClose" => {
-            if let Some(path) =
-                cast_notification::<DidCloseTextDocument>(notification).and_then(|p| p.text_document.uri.to_file_path().ok())
-            {
-                state.documents.remove(&path);
-                state.estates.remove(&path);
-            }
-            None
-        }
+        // The estates that import a closed document read it from disk again.
+        "textDocument/didClose" => cast_notification::<DidCloseTextDocument>(notification).and_then(|params| {
+            let path = params.text_document.uri.to_file_path().ok()?;
+            state.documents.remove(&path);
+            state.estates.remove(&path);
+            Some(path)
+        }),
         _ => None,
-    };
-    changed.map_or_else(Vec::new, |path| recheck(state, &path))
+    }
 }
 
-/// Re-checks every open estate that holds `path` and publishes their files' diagnostics.
-fn recheck(state: &mut State, path: &Path) -> Vec<Notification> {
+/// Re-checks every open estate that holds a changed file, each once, and publishes the
+/// diagnostics of their files.
+fn recheck(state: &mut State, changed: &[PathBuf]) -> Vec<Notification> {
+    let mut roots: Vec<PathBuf> = Vec::new();
+    for path in changed {
+        for root in state.roots_holding(path) {
+            if !roots.contains(&root) {
+                roots.push(root);
+            }
+        }
+    }
     let mut published = std::collections::BTreeMap::new();
-    for root in state.roots_holding(path) {
+    for root in roots {
         state.recheck(&root);
         if let Some(estate) = state.estates.get(&root) {
             published.extend(diagnostics::by_file(estate));
