@@ -204,6 +204,41 @@ fn completion_after_vgpu_offers_the_types_of_the_hosts_board() {
     assert!(labels.iter().all(|l| l.starts_with("nvidia_a40-")), "only the A40's types: {labels:?}");
 }
 
+/// `nvidia_a30-2-12cme` is offered from vGPU software 15.0 (the catalog's `first_release`).
+#[test]
+fn completion_after_vgpu_leaves_out_types_newer_than_the_hosts_release() {
+    let mut client = Client::start();
+    let file = uri("tests/lsp-a30.gpu");
+    let mig_host = |release: &str| {
+        A40_HOST
+            .replace("model nvidia-a40  pci 0000:3b:00.0  use vgpu", "model nvidia-a30  pci 0000:3b:00.0  use vgpu  mode mig")
+            .replace("release \"17.1\"", &format!("release \"{release}\""))
+            .replace("vgpu   nvidia_a40-8q", "vgpu   ")
+    };
+    let mut labels_for = |version: i32, release: &str| {
+        let text = mig_host(release);
+        if version == 1 {
+            client.open(&file, &text);
+        } else {
+            client.change(&file, version, &text);
+        }
+        let Some(CompletionResponse::Array(items)) = client.request::<Completion>(CompletionParams {
+            text_document_position: at(&file, position_of(&text, "vgpu   ", 7)),
+            work_done_progress_params: Default::default(),
+            partial_result_params: Default::default(),
+            context: None,
+        }) else {
+            panic!("a list of completions")
+        };
+        items.into_iter().map(|i| i.label).collect::<Vec<_>>()
+    };
+    let newer = labels_for(1, "17.1");
+    assert!(newer.iter().any(|l| l == "nvidia_a30-2-12cme"), "{newer:?}");
+    let older = labels_for(2, "14.1");
+    assert!(older.iter().any(|l| l == "nvidia_a30-2-12c"), "{older:?}");
+    assert!(!older.iter().any(|l| l == "nvidia_a30-2-12cme"), "{older:?}");
+}
+
 #[test]
 fn completion_offers_the_keys_of_the_block_and_the_values_of_a_key() {
     let mut client = Client::start();

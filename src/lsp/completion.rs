@@ -1,5 +1,6 @@
 //! Completion: the keys of the block the cursor is in, the values a key takes, catalog
-//! boards after `model`, the vGPU types of the VM's host after `vgpu`, declared names.
+//! boards after `model`, the vGPU types of the VM's host's boards and release after `vgpu`,
+//! declared names.
 //!
 //! The context is read from the text before the cursor, not from the syntax tree: while the
 //! user types, the line being written rarely parses.
@@ -76,6 +77,9 @@ fn values(model: &Model, context: &Context, text: &str, key: &str) -> Vec<Comple
             let host = context.entity_start.and_then(|start| host_of_vm(&text[start..]));
             let mut types: Vec<(String, Option<String>)> = Vec::new();
             let host = host.and_then(|name| model.hosts.iter().find(|h| h.name == name));
+            // A type NVIDIA first offers after the host's vGPU release is not offered to it.
+            let release = host.and_then(|h| h.nvidia.as_ref()).and_then(|n| n.release.as_ref()).map(|r| r.value);
+            let offered = |kind: &crate::catalog::VgpuType| kind.first_release.is_none_or(|first| release.is_none_or(|r| r >= first));
             let boards: Vec<_> = match host {
                 Some(host) => host
                     .gpus
@@ -87,7 +91,7 @@ fn values(model: &Model, context: &Context, text: &str, key: &str) -> Vec<Comple
                 None => model.catalog.boards().map(|(id, _)| id).collect(),
             };
             for board in boards {
-                for kind in &model.catalog.board(board).vgpu_types {
+                for kind in model.catalog.board(board).vgpu_types.iter().filter(|kind| offered(kind)) {
                     if !types.iter().any(|(label, _)| *label == kind.profile) {
                         let detail = format!("{}, {} framebuffer, at most {} per GPU", kind.name, kind.framebuffer, kind.max);
                         types.push((kind.profile.clone(), Some(detail)));
