@@ -18,6 +18,7 @@ pub mod diagnostics;
 pub mod emit;
 pub mod fmt;
 pub mod load;
+pub mod lsp;
 pub mod model;
 pub mod plan;
 pub mod quantity;

@@ -5,6 +5,7 @@ mod catalog;
 mod explain;
 mod fmt;
 mod graph;
+mod lsp;
 mod report;
 
 use crate::diagnostics::render;
@@ -92,6 +93,8 @@ enum Command {
         #[arg(long, conflicts_with = "code")]
         list: bool,
     },
+    /// Serve the Language Server Protocol on stdin and stdout (for editors).
+    Lsp,
 }
 
 #[derive(clap::Args)]
@@ -158,6 +161,7 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode {
         }
         Command::Fmt { paths, check } => fmt::run(&paths, check),
         Command::Explain { code, list } => explain::run(code.as_deref(), list),
+        Command::Lsp => lsp::run(),
     }
 }
 
