@@ -9,24 +9,6 @@ use super::state::{self, State};
 use crate::model::{GpuUse, Model};
 use lsp_types::{CompletionItem, CompletionItemKind, CompletionParams, CompletionResponse};
 
-/// The keys each block accepts, as lowering reads them (`src/model/lower.rs`,
-/// `src/model/lower/state.rs`): attributes, then nested blocks.
-const KEYS: &[(&str, &[&str])] = &[
-    ("", &["host", "vm", "license", "bitfusion", "import", "catalog"]),
-    ("host", &["address", "system_id", "esxi", "memory", "assignment", "graphics", "image_managed", "gpu", "bios", "nvidia", "installed"]),
-    ("gpu", &["model", "pci", "use", "mode", "ecc"]),
-    ("bios", &["above_4g_decoding", "sr_iov"]),
-    ("nvidia", &["product", "vib", "release", "scheduler", "time_slice"]),
-    ("installed", &["release", "driver", "graphics", "assignment", "passthrough", "mixed_size", "mig", "ecc_off", "parameters"]),
-    ("vm", &["host", "memory", "cpus", "firmware", "reservation", "mmio", "passthrough", "vgpu", "vmotion", "drs", "snapshots", "guest"]),
-    ("guest", &["os", "driver", "cuda", "license", "licence", "product"]),
-    ("license", &["server", "port", "backup", "backup_port", "token"]),
-    ("licence", &["server", "port", "backup", "backup_port", "token"]),
-    ("bitfusion", &["flexdirect", "bitfusion", "server", "client"]),
-    ("server", &["address"]),
-    ("client", &["address", "servers", "gpus", "share", "memory"]),
-];
-
 const BOOLEAN: &[&str] = &["true", "false"];
 
 /// The words a key takes, as lowering accepts them.
@@ -53,7 +35,12 @@ pub fn complete(state: &State, params: CompletionParams) -> Option<CompletionRes
     let offset = state::offset(source, at.position);
     let context = Context::before(&source.text, offset);
     let model = &estate.checked.model;
-    let keys = KEYS.iter().find(|(block, _)| *block == context.block).map_or(&[][..], |(_, keys)| *keys);
+    // The keys lowering reads (an empty block name is the top level of a file).
+    let keys: Vec<&str> = match crate::model::keys::of(context.block) {
+        Some(block) => block.all().collect(),
+        None if context.block.is_empty() => crate::model::keys::TOP.to_vec(),
+        None => Vec::new(),
+    };
     let items = match context.key.filter(|key| keys.contains(key)) {
         None => items(keys.iter().map(|k| (k.to_string(), None)), CompletionItemKind::KEYWORD),
         Some(key) => values(model, &context, &source.text, key),

@@ -2,6 +2,7 @@
 //! error of the whole estate is reported in one run; an entity with a bad attribute is still
 //! lowered (with the attribute left out) so that later checks see as much as possible.
 
+use super::keys;
 use super::*;
 use crate::catalog::Product as HostProduct;
 use crate::diagnostics::{suggest, Code, Diagnostic, Diagnostics};
@@ -200,7 +201,7 @@ impl Lowerer<'_> {
     }
 
     fn license(&mut self, inst: &Instance) {
-        let r = Reader::new(inst.body, "license", &["server", "port", "backup", "backup_port", "token"], &[], &[], self.diags);
+        let r = Reader::new(inst.body, "license", keys::LICENSE.attrs, keys::LICENSE.blocks, &[], self.diags);
         let id = LicenseId(self.model.licenses.len() as u32);
         let server = r.attr("server").and_then(|a| address(a, self.diags));
         let token = r.attr("token").and_then(|a| string_value(a, self.diags)).and_then(|s| {
@@ -260,14 +261,7 @@ impl Lowerer<'_> {
     }
 
     fn host(&mut self, inst: &Instance) {
-        let r = Reader::new(
-            inst.body,
-            "host",
-            &["address", "system_id", "esxi", "memory", "assignment", "graphics", "image_managed"],
-            &["gpu", "bios", "nvidia", "installed"],
-            &["gpu"],
-            self.diags,
-        );
+        let r = Reader::new(inst.body, "host", keys::HOST.attrs, keys::HOST.blocks, &["gpu"], self.diags);
         let id = HostId(self.model.hosts.len() as u32);
         if !self.declare(|n| &mut n.hosts, "host", &inst.name, inst.span(), id, |l, id| l.model.host(id).span) {
             return;
@@ -300,12 +294,12 @@ impl Lowerer<'_> {
             .attr("graphics")
             .and_then(|a| word(a, &[("shared_direct", GraphicsType::SharedDirect), ("shared", GraphicsType::Shared)], self.diags));
         let (above_4g_decoding, sr_iov) = r.block("bios").map_or((None, None), |b| {
-            let br = Reader::new(&b.body, "bios", &["above_4g_decoding", "sr_iov"], &[], &[], self.diags);
+            let br = Reader::new(&b.body, "bios", keys::BIOS.attrs, keys::BIOS.blocks, &[], self.diags);
             let flag = |key: &str, diags: &mut Diagnostics| br.attr(key).and_then(|a| boolean(a, diags));
             (flag("above_4g_decoding", self.diags), flag("sr_iov", self.diags))
         });
         let nvidia = r.block("nvidia").map(|b| {
-            let nr = Reader::new(&b.body, "nvidia", &["product", "vib", "release", "scheduler", "time_slice"], &[], &[], self.diags);
+            let nr = Reader::new(&b.body, "nvidia", keys::NVIDIA.attrs, keys::NVIDIA.blocks, &[], self.diags);
             let product = nr
                 .attr("product")
                 .and_then(|a| word(a, &[("vgpu", HostProduct::Vgpu), ("ai_enterprise", HostProduct::AiEnterprise)], self.diags));
@@ -374,7 +368,7 @@ impl Lowerer<'_> {
             );
             return;
         };
-        let r = Reader::new(&block.body, "gpu", GPU_KEYS, &[], &[], self.diags);
+        let r = Reader::new(&block.body, "gpu", keys::GPU.attrs, keys::GPU.blocks, &[], self.diags);
         let id = GpuId(self.model.gpus.len() as u32);
         let host_name = self.model.host(host).name.clone();
         let table = self.names.gpus.entry(host).or_default();
@@ -486,14 +480,7 @@ impl Lowerer<'_> {
 
     fn vm(&mut self, inst: &Instance, slot: Option<VmId>) {
         let reported_before = self.diags.len();
-        let r = Reader::new(
-            inst.body,
-            "vm",
-            &["host", "memory", "cpus", "firmware", "reservation", "mmio", "passthrough", "vgpu", "vmotion", "drs", "snapshots"],
-            &["guest"],
-            &["vgpu", "passthrough"],
-            self.diags,
-        );
+        let r = Reader::new(inst.body, "vm", keys::VM.attrs, keys::VM.blocks, &["vgpu", "passthrough"], self.diags);
         let host = r.attr("host").and_then(|a| {
             let name = plain_name(a, self.diags)?;
             self.resolve_host(&name)
@@ -572,7 +559,7 @@ impl Lowerer<'_> {
     }
 
     fn guest(&mut self, block: &ast::Block) -> Guest {
-        let r = Reader::new(&block.body, "guest", &["os", "driver", "cuda", "license", "licence", "product"], &[], &[], self.diags);
+        let r = Reader::new(&block.body, "guest", keys::GUEST.attrs, keys::GUEST.blocks, &[], self.diags);
         let os = r.attr("os").and_then(|a| word(a, &[("linux", GuestOs::Linux), ("windows", GuestOs::Windows)], self.diags));
         let driver = r.attr("driver").and_then(|a| self.version(a, "a driver version such as \"390.42\""));
         let cuda = r.attr("cuda").and_then(|a| self.version(a, "a CUDA version such as \"12.2\""));
@@ -658,7 +645,7 @@ impl Lowerer<'_> {
     }
 
     fn pool(&mut self, inst: &Instance) {
-        let r = Reader::new(inst.body, "bitfusion", &["flexdirect", "bitfusion"], &["server", "client"], &["server", "client"], self.diags);
+        let r = Reader::new(inst.body, "bitfusion", keys::BITFUSION.attrs, keys::BITFUSION.blocks, &["server", "client"], self.diags);
         let id = PoolId(self.model.pools.len() as u32);
         if !self.declare(|n| &mut n.pools, "Bitfusion pool", &inst.name, inst.span(), id, |l, id| l.model.pools[id.index()].span) {
             return;
@@ -699,7 +686,7 @@ impl Lowerer<'_> {
                 );
                 continue;
             };
-            let sr = Reader::new(&b.body, "server", &["address"], &[], &[], self.diags);
+            let sr = Reader::new(&b.body, "server", keys::POOL_SERVER.attrs, keys::POOL_SERVER.blocks, &[], self.diags);
             let address = sr.attr("address").and_then(|a| address(a, self.diags)).map(|s| s.value);
             if sr.attr("address").is_none() {
                 missing(self.diags, "Bitfusion server", name.text, name.span, "address \"10.1.3.11\"");
@@ -742,7 +729,7 @@ impl Lowerer<'_> {
                 );
                 continue;
             };
-            let cr = Reader::new(&b.body, "client", &["address", "servers", "gpus", "share", "memory"], &[], &[], self.diags);
+            let cr = Reader::new(&b.body, "client", keys::POOL_CLIENT.attrs, keys::POOL_CLIENT.blocks, &[], self.diags);
             if let Some(first) = clients.iter().find(|c| c.name == name.text) {
                 self.diags.push(
                     Diagnostic::new(
@@ -824,8 +811,6 @@ impl Lowerer<'_> {
         }
     }
 }
-
-const GPU_KEYS: &[&str] = &["model", "pci", "use", "mode", "ecc"];
 
 /// The attributes and nested blocks of one body, checked against the keys its kind takes.
 /// Inline lists: a body has a few entries, and there is a reader per body of the estate.

@@ -2,6 +2,7 @@
 //! every entity keeping the span it came from. Built by [`lower`]; read by `check`, `plan`
 //! and `emit`. No string keys cross this boundary except names kept for output.
 
+pub mod keys;
 pub(crate) mod lower;
 pub mod values;
 

@@ -4,10 +4,6 @@
 
 use super::*;
 
-/// The keys of `installed`: one for everything a runbook would otherwise change.
-const INSTALLED_KEYS: &[&str] =
-    &["release", "driver", "graphics", "assignment", "passthrough", "mixed_size", "mig", "ecc_off", "parameters"];
-
 impl Lowerer<'_> {
     /// Fills `state` of host `id` from the host body's reader.
     pub(super) fn host_state(&mut self, id: HostId, r: &Reader) {
@@ -17,7 +13,14 @@ impl Lowerer<'_> {
     }
 
     fn installed(&mut self, host: HostId, block: &ast::Block) -> Installed {
-        let r = Reader::new(&block.body, "installed", INSTALLED_KEYS, &[], &[], self.diags);
+        let r = Reader::new(
+            &block.body,
+            "installed",
+            crate::model::keys::INSTALLED.attrs,
+            crate::model::keys::INSTALLED.blocks,
+            &[],
+            self.diags,
+        );
         let release = r.attr("release").and_then(|a| {
             let v = version_text(a, self.diags)?;
             let parsed = Version::parse(&v.value).map(|ver| Spanned::new(ver, v.span));
