@@ -100,7 +100,11 @@ fn body_occurrences(entity: &Entity, body: &Body, found: &mut Vec<Occurrence>) {
                 for value in &attribute.values {
                     match &value.kind {
                         ValueKind::Reference(_) if kind == SymbolKind::Gpu && attribute.key.text == "vgpu" => {}
-                        ValueKind::Reference(_) => reference(found, kind, value.reference().expect("a reference")),
+                        ValueKind::Reference(_) => {
+                            if let Some(target) = value.reference() {
+                                reference(found, kind, target);
+                            }
+                        }
                         ValueKind::Placed(placed) => reference(found, SymbolKind::Gpu, placed.target),
                         _ => {}
                     }
