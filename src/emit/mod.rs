@@ -30,6 +30,8 @@ pub struct Artefact {
 #[derive(Clone, Copy, Debug)]
 enum Part {
     Plan,
+    /// `plan/<host>.md` of a plan split per host ([`plan_md::split`]).
+    PlanHost(HostId),
     Graph,
     Host(HostId),
     Vm(VmId),
@@ -42,7 +44,8 @@ pub struct Output<'a> {
     plan: &'a Plan,
     /// Each host's script file names, by `HostId`: plan.md names them by phase.
     script_names: Vec<Vec<String>>,
-    /// The largest parts first (plan.md, graph.dot), so parallel writers finish together.
+    /// The largest parts first (plan.md, graph.dot, a split plan's host parts), so parallel
+    /// writers finish together.
     parts: Vec<Part>,
 }
 
@@ -51,6 +54,10 @@ impl<'a> Output<'a> {
         let model = &checked.model;
         let script_names = model.host_ids().map(|h| runbook::script_names(plan, h)).collect();
         let mut parts = vec![Part::Plan, Part::Graph];
+        if plan_md::split(model) {
+            let hosts = model.host_ids().zip(plan_md::hosts_with_steps(model, plan));
+            parts.extend(hosts.filter(|&(_, has_steps)| has_steps).map(|(h, _)| Part::PlanHost(h)));
+        }
         parts.extend(model.host_ids().map(Part::Host));
         parts.extend(model.vm_ids().filter(|&vm| model.vm(vm).has_gpu()).map(Part::Vm));
         for (p, pool) in model.pools.iter().enumerate() {
@@ -77,6 +84,10 @@ impl<'a> Output<'a> {
                 sink.start("plan.md");
                 plan_md::render(sink.as_write(), model, &checked.analysis, plan, &checked.sources, &self.script_names);
             }
+            Part::PlanHost(host) => {
+                sink.start(&format!("plan/{}.md", model.host(host).name));
+                plan_md::render_host(sink.as_write(), model, &checked.analysis, plan, &self.script_names, host);
+            }
             Part::Graph => {
                 sink.start("graph.dot");
                 graph::dot(sink.as_write(), model, plan);
@@ -89,9 +100,7 @@ impl<'a> Output<'a> {
             }
             Part::Vm(vm) => {
                 let v = model.vm(vm);
-                let (line, _) = checked.sources.line_col(v.span.file, v.span.start);
-                let file = checked.sources.get(v.span.file).map_or("?", |f| f.name.as_str());
-                sink.file(&format!("vms/{}.vmx", v.name), &vmx::fragment(model, &checked.analysis, vm, &format!("{file}:{line}")));
+                sink.file(&format!("vms/{}.vmx", v.name), &vmx::fragment(model, &checked.analysis, vm));
                 if let Some(text) = gridd::conf(model, vm) {
                     sink.file(&format!("guests/{}/gridd.conf", v.name), &text);
                 }

@@ -1,5 +1,7 @@
 //! `plan.md`: the whole runbook in order, grouped by host and phase, each step with why
-//! (rule and source), manual steps with their exact instruction, and the vGPU placement.
+//! (rule and source), manual steps with their exact instruction, and the vGPU placement. An
+//! estate of more than [`SPLIT_ABOVE_HOSTS`] hosts gets `plan.md` as an index with the
+//! estate-wide steps, and one `plan/<host>.md` per host with its steps, its VMs' and its GPUs.
 
 use super::describe::{instruction, title};
 use crate::check::Analysis;
@@ -8,9 +10,63 @@ use crate::plan::{Action, Plan, Target};
 use crate::source::Sources;
 use std::fmt::Write;
 
+/// Above this many hosts plan.md is split per host. One host's part of plan.md is about 10 KB
+/// (a vGPU host with ten VMs), so 50 hosts keep a single plan.md near 0.5 MB, still readable
+/// in one page of a pull request or an editor; a 1,000-host estate's single file is over 100 MB.
+pub const SPLIT_ABOVE_HOSTS: usize = 50;
+
+/// Whether plan.md is an index with one `plan/<host>.md` per host.
+pub fn split(model: &Model) -> bool {
+    model.hosts.len() > SPLIT_ABOVE_HOSTS
+}
+
+/// The host a section belongs to: a host's own, or that of the VM (a guest's steps are its
+/// VM's); vCenter and pools belong to the estate.
+fn section_host(model: &Model, target: Target) -> Option<HostId> {
+    match target {
+        Target::Host(h) => Some(h),
+        Target::Vm(v) | Target::Guest(v) => model.vm(v).host,
+        Target::VCenter | Target::Pool(_) => None,
+    }
+}
+
+/// Which hosts have steps of their own or of their VMs, by `HostId`: those get a part file.
+pub fn hosts_with_steps(model: &Model, plan: &Plan) -> Vec<bool> {
+    let mut has = vec![false; model.hosts.len()];
+    for &id in &plan.order {
+        if let Some(h) = section_host(model, plan.step(id).target) {
+            has[h.index()] = true;
+        }
+    }
+    has
+}
+
 /// Writes plan.md to `out` as it goes (a large estate's is over 100 MB). `scripts` holds each
-/// host's script file names (by `HostId`), in phase order.
+/// host's script file names (by `HostId`), in phase order. When the estate is [`split`], this
+/// is the index and the estate-wide steps; each host's part comes from [`render_host`].
 pub fn render(out: &mut dyn Write, model: &Model, analysis: &Analysis, plan: &Plan, sources: &Sources, scripts: &[Vec<String>]) {
+    intro(out, model, plan, sources);
+    if split(model) {
+        index(out, model, plan, scripts);
+        sections(out, model, plan, scripts, |host| host.is_none());
+    } else {
+        sections(out, model, plan, scripts, |_| true);
+        placement(model, analysis, out, |_| true);
+    }
+}
+
+/// `plan/<host>.md` of a [`split`] plan: the host's steps, its VMs' and its vGPU placement.
+pub fn render_host(out: &mut dyn Write, model: &Model, analysis: &Analysis, plan: &Plan, scripts: &[Vec<String>], host: HostId) {
+    let _ = writeln!(
+        out,
+        "# Plan for host {}\n\nPart of the plan in `plan.md`, which lists every host and the steps outside them (vCenter, Bitfusion pools). Apply the steps in this order; each says why.",
+        model.host(host).name
+    );
+    sections(out, model, plan, scripts, |h| h == Some(host));
+    placement(model, analysis, out, |h| h == host);
+}
+
+fn intro(out: &mut dyn Write, model: &Model, plan: &Plan, sources: &Sources) {
     let files: Vec<String> =
         sources.iter().filter(|(_, f)| f.kind == crate::source::SourceKind::Spec).map(|(_, f)| format!("`{}`", f.name)).collect();
     let _ = writeln!(out, "# Plan\n\nCompiled by gpuc from {}. Apply the steps in this order; each says why.", files.join(", "));
@@ -42,7 +98,30 @@ pub fn render(out: &mut dyn Write, model: &Model, analysis: &Analysis, plan: &Pl
     if !idle.is_empty() {
         let _ = writeln!(out, "\n## Hosts with nothing to change\n\n{}", idle.join("\n"));
     }
+}
+
+/// The index of a split plan: each host with something to do, its phases and its part file.
+fn index(out: &mut dyn Write, model: &Model, plan: &Plan, scripts: &[Vec<String>]) {
+    let _ = writeln!(
+        out,
+        "\n## Hosts\n\nMore than {SPLIT_ABOVE_HOSTS} hosts: each host's steps, its VMs' and its vGPU placement are in its own file.\n\n| Host | Address | ESXi | Phases | Plan |\n|---|---|---|---|---|"
+    );
+    for (h, has_steps) in model.host_ids().zip(hosts_with_steps(model, plan)) {
+        if !has_steps {
+            continue;
+        }
+        let host = model.host(h);
+        let phases = scripts.get(h.index()).map_or(0, Vec::len);
+        let _ = writeln!(out, "| {} | {} | {} | {phases} | [plan/{0}.md](plan/{0}.md) |", host.name, host.address, host.esxi.value);
+    }
+}
+
+/// The steps of the sections whose host passes `keep`, numbered within each section.
+fn sections(out: &mut dyn Write, model: &Model, plan: &Plan, scripts: &[Vec<String>], keep: impl Fn(Option<HostId>) -> bool) {
+    // Steps are numbered within their section (a host, a VM, vCenter, a pool), so adding a
+    // VM adds its own section and renumbers nothing else.
     let mut number = 0;
+    let mut any_step = false;
     let mut section: Option<Target> = None;
     let mut phase = 0;
     for &id in &plan.order {
@@ -51,9 +130,13 @@ pub fn render(out: &mut dyn Write, model: &Model, analysis: &Analysis, plan: &Pl
             Target::Guest(v) => Target::Vm(v),
             t => t,
         };
+        if !keep(section_host(model, heading_target)) {
+            continue;
+        }
         if section != Some(heading_target) {
             section = Some(heading_target);
             phase = 0;
+            number = 0;
             let _ = writeln!(out, "\n## {}", heading(model, heading_target));
             if let Target::Host(h) = heading_target {
                 host_notes(out, model, plan, h, scripts.get(h.index()).map_or(&[][..], Vec::as_slice));
@@ -68,12 +151,13 @@ pub fn render(out: &mut dyn Write, model: &Model, analysis: &Analysis, plan: &Pl
                     .map_or_else(String::new, |name| format!(": `hosts/{}/{name}`", model.host(h).name));
                 let _ = writeln!(out, "\n### Phase {phase}{script}\n");
             }
-        } else if number > 0
+        } else if any_step
             && matches!(step.action, Action::ConfigureVm | Action::EnableVgpuHotMigrate | Action::StartResourceScheduler { .. })
         {
             let _ = out.write_char('\n');
         }
         number += 1;
+        any_step = true;
         let manual = if step.action.manual() { " **manual**" } else { "" };
         let what = title(model, plan, id);
         let what = what.split_once(": ").map_or(what.as_str(), |(_, w)| w);
@@ -82,7 +166,6 @@ pub fn render(out: &mut dyn Write, model: &Model, analysis: &Analysis, plan: &Pl
             let _ = writeln!(out, "   {text}");
         }
     }
-    placement(model, analysis, out);
 }
 
 /// Where to keep the host's scripts, an upgrade's guest drivers and the scheduler encoding.
@@ -151,9 +234,10 @@ fn heading(model: &Model, target: Target) -> String {
     }
 }
 
-/// The vGPU placement table: each vGPU GPU, what it holds, and how full it is.
-fn placement(model: &Model, analysis: &Analysis, out: &mut dyn Write) {
-    let gpus: Vec<_> = model.gpu_ids().filter(|&g| model.gpu(g).usage.value == GpuUse::Vgpu).collect();
+/// The vGPU placement table: each vGPU GPU of the hosts that pass `keep`, what it holds, and
+/// how full it is.
+fn placement(model: &Model, analysis: &Analysis, out: &mut dyn Write, keep: impl Fn(HostId) -> bool) {
+    let gpus: Vec<_> = model.gpu_ids().filter(|&g| model.gpu(g).usage.value == GpuUse::Vgpu && keep(model.gpu(g).host)).collect();
     if gpus.is_empty() {
         return;
     }

@@ -8,9 +8,9 @@ use crate::check::Analysis;
 use crate::model::{Firmware, Model, VmId};
 use std::fmt::Write;
 
-/// The `.vmx` fragment of `vm`. `origin` says where the VM was declared (`examples/lab.gpu:24`);
-/// the caller resolves it, because emitters see the model, not the sources.
-pub fn fragment(model: &Model, analysis: &Analysis, vm: VmId, origin: &str) -> String {
+/// The `.vmx` fragment of `vm`. Its header names the VM and its host, never the spec file or
+/// line, so the fragment changes only when the VM does (not when lines are added above it).
+pub fn fragment(model: &Model, analysis: &Analysis, vm: VmId) -> String {
     let facts = analysis.vm(vm);
     let vm = model.vm(vm);
     let mut keys: Vec<(String, String)> = Vec::new();
@@ -89,8 +89,8 @@ pub fn fragment(model: &Model, analysis: &Analysis, vm: VmId, origin: &str) -> S
     }
 
     keys.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    // The origin goes into a comment line, so it must not break out of it.
-    let mut out = format!("# gpuc: VM {}, {}\n", vm.name, super::one_line(origin));
+    let host = vm.host.map_or_else(String::new, |h| format!(" on host {}", model.host(h).name));
+    let mut out = format!("# gpuc: VM {}{host}\n", vm.name);
     for c in comments {
         out.push_str(&c);
         out.push('\n');
@@ -145,10 +145,10 @@ vm plain {
     #[test]
     fn two_p100_passthrough() {
         let c = build(ESTATE);
-        let text = fragment(&c.model, &c.analysis, vm(&c, "trainer"), "t.gpu:12");
+        let text = fragment(&c.model, &c.analysis, vm(&c, "trainer"));
         assert_eq!(
             text,
-            r#"# gpuc: VM trainer, t.gpu:12
+            r#"# gpuc: VM trainer on host esx14
 # pciPassthru0.systemId: the host UUID, from esxcli system uuid get on esx14
 # pciPassthru1.systemId: the host UUID, from esxcli system uuid get on esx14
 firmware = "efi"
@@ -180,10 +180,10 @@ vm v { host h memory 16GiB passthrough g0 }
         let mut c = build(spec);
         // Set on the model directly: what `system_id "..."` in the host block lowers to.
         c.model.hosts[0].system_id = Some("5b3f1e2a-6c4d-11e8-8000-0cc47a8a1234".into());
-        let text = fragment(&c.model, &c.analysis, vm(&c, "v"), "t.gpu:4");
+        let text = fragment(&c.model, &c.analysis, vm(&c, "v"));
         assert_eq!(
             text,
-            r#"# gpuc: VM v, t.gpu:4
+            r#"# gpuc: VM v on host h
 memSize = "16384"
 pciPassthru0.deviceId = "0x1eb8"
 pciPassthru0.id = "00000:059:00.0"
@@ -199,10 +199,10 @@ sched.mem.pin = "TRUE"
     #[test]
     fn vgpu_vm() {
         let c = build(ESTATE);
-        let text = fragment(&c.model, &c.analysis, vm(&c, "viz"), "t.gpu:19");
+        let text = fragment(&c.model, &c.analysis, vm(&c, "viz"));
         assert_eq!(
             text,
-            r#"# gpuc: VM viz, t.gpu:19
+            r#"# gpuc: VM viz on host esx14
 firmware = "efi"
 memSize = "32768"
 numvcpus = "8"
@@ -220,7 +220,7 @@ sched.mem.pin = "TRUE"
     #[test]
     fn cpu_only_vm_keeps_declared_bios_and_no_reservation() {
         let c = build(ESTATE);
-        let text = fragment(&c.model, &c.analysis, vm(&c, "plain"), "t.gpu:26\n# injected");
-        assert_eq!(text, "# gpuc: VM plain, t.gpu:26 # injected\nfirmware = \"bios\"\nmemSize = \"1536\"\n");
+        let text = fragment(&c.model, &c.analysis, vm(&c, "plain"));
+        assert_eq!(text, "# gpuc: VM plain on host esx14\nfirmware = \"bios\"\nmemSize = \"1536\"\n");
     }
 }
