@@ -2,6 +2,8 @@
 //! output, atomic writes, and the properties the plan/emit issue asks to see.
 
 mod common;
+#[path = "../benches/fleet/mod.rs"]
+mod fleet;
 
 use gpuc::emit::{artefacts, Artefact};
 use std::path::{Path, PathBuf};
@@ -313,4 +315,53 @@ fn the_installed_block_names_the_hosts_own_gpus_and_valid_versions() {
     assert!(has(&bad_release, gpuc::diagnostics::Code::InvalidValue));
     let unknown_key = brownfield_host("release \"17.1\"", "release \"17.1\" vgpu_mode g0");
     assert!(has(&unknown_key, gpuc::diagnostics::Code::UnknownAttribute));
+}
+
+fn planned(text: &str) -> (gpuc::Checked, gpuc::plan::Plan) {
+    let checked = common::check_text(text);
+    assert!(!checked.has_errors(), "{}", common::rendered(&checked));
+    let plan = gpuc::plan::plan(&checked.model, &checked.analysis).expect("no cycle");
+    (checked, plan)
+}
+
+#[test]
+fn a_1000_host_fleet_gets_a_mermaid_summary_a_pull_request_renders() {
+    use gpuc::emit::graph;
+    let (checked, plan) = planned(&fleet::estate(1000, 1));
+    // The full Mermaid graph of 1,000 hosts is megabytes; the summary (hosts counted by phase)
+    // stays within Mermaid's default limits.
+    let mermaid = graph::mermaid(&checked.model, &plan);
+    assert!(mermaid.len() <= graph::MERMAID_MAX_TEXT, "{} characters", mermaid.len());
+    assert!(mermaid.lines().filter(|l| l.contains(" --> ")).count() <= graph::MERMAID_MAX_EDGES);
+    assert!(mermaid.contains("  note[\"Summary of ") && mermaid.contains("  subgraph phase_1[\"Phase 1\"]"), "{mermaid}");
+    let counted: usize = mermaid
+        .lines()
+        .filter(|l| l.trim_start().starts_with("hosts_p1_"))
+        .filter_map(|l| l.rsplit(": ").next()?.split(' ').next()?.parse::<usize>().ok())
+        .sum();
+    let with_steps = checked.model.host_ids().filter(|&h| plan.host_steps(h).next().is_some()).count();
+    assert_eq!(counted, with_steps, "every host with steps is counted in phase 1:\n{mermaid}");
+}
+
+#[test]
+fn plan_md_is_split_per_host_above_the_threshold() {
+    use gpuc::emit::plan_md::{hosts_with_steps, SPLIT_ABOVE_HOSTS};
+    let (checked, plan) = planned(&fleet::estate(SPLIT_ABOVE_HOSTS, 1));
+    assert!(artefacts(&checked, &plan).iter().all(|a| !a.path.starts_with("plan/")));
+
+    // One host more: plan.md is an index; each host with steps has its own part, named like
+    // its scripts' folder.
+    let (checked, plan) = planned(&fleet::estate(SPLIT_ABOVE_HOSTS + 1, 1));
+    let artefacts = artefacts(&checked, &plan);
+    let index = file(&artefacts, "plan.md");
+    let parts: Vec<&Artefact> = artefacts.iter().filter(|a| a.path.starts_with("plan/")).collect();
+    let with_steps = hosts_with_steps(&checked.model, &plan).into_iter().filter(|&h| h).count();
+    assert!(with_steps > SPLIT_ABOVE_HOSTS && parts.len() == with_steps, "{} parts", parts.len());
+    for part in &parts {
+        let host = part.path.strip_prefix("plan/").and_then(|p| p.strip_suffix(".md")).expect("plan/<host>.md");
+        assert!(part.text.starts_with(&format!("# Plan for host {host}\n")), "{}", part.path);
+        assert!(part.text.contains(&format!("### Phase 1: `hosts/{host}/1-")), "{}", part.text);
+        assert!(index.contains(&format!("[plan/{host}.md](plan/{host}.md)")), "the index links {host}");
+    }
+    assert!(!index.contains("apply the .vmx fragment") && index.contains("## Bitfusion pool"), "{index}");
 }

@@ -10,9 +10,10 @@ use crate::plan::{Action, Plan, Target};
 use crate::source::Sources;
 use std::fmt::Write;
 
-/// Above this many hosts plan.md is split per host. One host's part of plan.md is about 10 KB
-/// (a vGPU host with ten VMs), so 50 hosts keep a single plan.md near 0.5 MB, still readable
-/// in one page of a pull request or an editor; a 1,000-host estate's single file is over 100 MB.
+/// Above this many hosts plan.md is split per host. A host of the fleet generator (four GPUs,
+/// about ten VMs) takes about 20 KB of plan.md: 50 hosts make one file of 1.0 MB, still one
+/// page to search in an editor or a pull request; 1,000 hosts would make one of about 20 MB.
+/// Split, the index of 51 hosts is 10 KB.
 pub const SPLIT_ABOVE_HOSTS: usize = 50;
 
 /// Whether plan.md is an index with one `plan/<host>.md` per host.
@@ -104,7 +105,7 @@ fn intro(out: &mut dyn Write, model: &Model, plan: &Plan, sources: &Sources) {
 fn index(out: &mut dyn Write, model: &Model, plan: &Plan, scripts: &[Vec<String>]) {
     let _ = writeln!(
         out,
-        "\n## Hosts\n\nMore than {SPLIT_ABOVE_HOSTS} hosts: each host's steps, its VMs' and its vGPU placement are in its own file.\n\n| Host | Address | ESXi | Phases | Plan |\n|---|---|---|---|---|"
+        "\n## Hosts\n\nMore than {SPLIT_ABOVE_HOSTS} hosts: each host's steps, its VMs' and its vGPU placement are in its own file. The sections after this table are the steps outside any host, in the plan's order; graph.dot shows what each waits for.\n\n| Host | Address | ESXi | Phases | Plan |\n|---|---|---|---|---|"
     );
     for (h, has_steps) in model.host_ids().zip(hosts_with_steps(model, plan)) {
         if !has_steps {
