@@ -12,7 +12,9 @@ use std::fmt::Write;
 
 /// Mermaid's default `maxTextSize`, in characters: a longer diagram is refused with "Maximum
 /// text size in diagram exceeded" (Mermaid Config Schema, `maxTextSize`, default 50000:
-/// <https://mermaid.js.org/config/schema-docs/config-properties-maxtextsize.html>).
+/// <https://mermaid.js.org/config/schema-docs/config-properties-maxtextsize.html>). GitHub
+/// documents no Mermaid limit of its own; a comment body is refused above 65,536 characters
+/// (the REST API's "Body is too long (maximum is 65536 characters)"), so this fits either way.
 pub const MERMAID_MAX_TEXT: usize = 50_000;
 
 /// Mermaid's default `maxEdges`: a flowchart with more is refused with "Too many edges"
