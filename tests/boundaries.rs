@@ -98,6 +98,25 @@ fn guest_driver_branch_and_the_previous_branch_from_15() {
 }
 
 #[test]
+fn previous_long_term_support_guests_on_a_long_term_support_host_from_19() {
+    let on = |release: &str, driver: &str| {
+        format!("{NLS}{}", v100("8.0 U3", release, "", "", "grid_v100d-8q", &format!("driver \"{driver}\" license nls")))
+    };
+    expect(&[
+        // 19.x (R580, LTS) takes guests of the previous LTS branch, 16.x (R535): R580 release notes §1.2.
+        (on("19.0", "535.104.05"), &[]),
+        // Not older ones: 15.x (R525) is neither the previous branch nor the previous LTS branch.
+        (on("19.0", "525.60.13"), &[Code::DriverBranch]),
+        // 18.x (R570) is a production branch: its previous branch (17.x) only, not 16.x.
+        (on("18.0", "550.54.15"), &[]),
+        (on("18.0", "535.104.05"), &[Code::DriverBranch]),
+        // 16.x is LTS, but the previous-LTS rule is not confirmed before 19: 13.x (R470) stays refused.
+        (on("16.0", "470.161.03"), &[Code::DriverBranch]),
+        (on("16.0", "525.60.13"), &[]),
+    ]);
+}
+
+#[test]
 fn a_driver_exactly_at_the_cuda_minimum_is_enough() {
     let guest = |driver: &str, cuda: &str| format!("driver \"{driver}\" cuda \"{cuda}\" license main");
     expect(&[

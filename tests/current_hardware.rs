@@ -104,6 +104,31 @@ fn mig_backed_vgpus_fit_the_boards_instance_geometry() {
 }
 
 #[test]
+fn the_rtx_pro_6000_blackwell_from_vgpu_19_1_with_its_vsphere_strings() {
+    let on = |release: &str, product: &str, mode: &str, vgpus: &[&str]| {
+        let file = if product == "ai_enterprise" { "NVD-AIE-800" } else { "NVD-VGPU-800" };
+        let host = host("h", "8.0 U3", product, "rtx-pro-6000", mode)
+            .replace("release \"17.1\"", &format!("release \"{release}\""))
+            .replace(&format!("{file}_550.54.16"), &format!("{file}_580.82.02"));
+        let vms: String = vgpus.iter().enumerate().map(|(i, kind)| vm(&format!("v{i}"), "h", &format!("{kind} on h.g0"), "")).collect();
+        format!("{NLS}{host}{vms}")
+    };
+    // Three DC-32Q fill the 96 GB GPU (vgpu-device-manager: 3 per GPU); a fourth does not fit.
+    let three = on("19.1", "vgpu", "same_size", &["DC-32Q"; 3]);
+    let out = built(&three);
+    assert!(file(&out, "vms/v0.vmx").contains("pciPassthru0.vgpu = \"nvidia_rtx_pro_6000_blackwell_dc-32q\""));
+    assert_eq!(codes(&on("19.1", "vgpu", "same_size", &["DC-32Q"; 4])), [Code::VgpuCapacity]);
+    // First supported in 19.1 (R580 release notes, supported GPUs): 19.0 is refused.
+    assert_eq!(codes(&on("19.0", "vgpu", "same_size", &["DC-32Q"])), [Code::VgpuTypeRelease]);
+    // C types only with NVIDIA AI Enterprise; MIG-backed ones on the board's four slices.
+    assert_eq!(codes(&on("19.1", "vgpu", "same_size", &["DC-32C"])), [Code::VgpuProduct]);
+    assert!(codes(&on("19.1", "ai_enterprise", "same_size", &["DC-32C"])).is_empty());
+    let mig = on("19.1", "ai_enterprise", "mig", &["DC-2-48C", "DC-1-24C", "DC-1-24C"]);
+    assert!(codes(&mig).is_empty(), "{:?}", codes(&mig));
+    assert_eq!(codes(&on("19.1", "ai_enterprise", "mig", &["DC-2-48C", "DC-2-48C", "DC-1-24C"])), [Code::VgpuCapacity]);
+}
+
+#[test]
 fn vgpus_per_vm_follow_the_vsphere_version() {
     let big_host = |esxi: &str| {
         let mut h = host("h", esxi, "ai_enterprise", "h100-pcie-80gb", "same_size");

@@ -91,8 +91,33 @@ fn licence(model: &Model, vm: &Vm, out: &mut Out) {
     }
 }
 
-/// R17: guest driver of the host manager's branch (from vGPU 15 also the previous branch),
-/// and new enough for the declared CUDA (ref §10).
+/// vGPU releases on a long-term support branch: 16 (R535; NVIDIA Virtual GPU Software
+/// lifecycle table: "NVIDIA vGPU 16 R535 Long-Term Support") and 19 (R580; NVIDIA Data Center
+/// GPU Driver documentation, "Supported Drivers and CUDA Toolkit Versions": R535 and R580 are
+/// "Long Term Support Branch"). Earlier LTS branches (R450, R470) are left out: no host that
+/// gpuc lets take a previous-LTS guest reaches back to them.
+const LONG_TERM_SUPPORT_RELEASES: &[u32] = &[16, 19];
+
+/// A host of a long-term support branch takes guest drivers of the previous long-term support
+/// branch: "NVIDIA vGPU Manager from a later long-term support branch with guest VM drivers from
+/// the previous long-term support branch" (Virtual GPU Software R580 for VMware vSphere Release
+/// Notes, 19.0, §1.2). The 15.x release notes (R525, §1.2) list only the previous branch, and
+/// the 16.x notes were not read, so gpuc allows it from 19.
+const PREVIOUS_LTS_GUEST_RELEASE: u32 = 19;
+
+/// Whether the vGPU Manager of release `host` takes a guest driver of release `guest` from
+/// another branch: the previous branch from 15 (R525 release notes §1.2), and on a long-term
+/// support host from 19 also the previous long-term support branch.
+fn other_branch_guest_supported(host: u32, guest: u32) -> bool {
+    let previous_branch = host >= tables::PREVIOUS_BRANCH_GUEST_RELEASE && guest + 1 == host;
+    let previous_lts = host >= PREVIOUS_LTS_GUEST_RELEASE
+        && LONG_TERM_SUPPORT_RELEASES.contains(&host)
+        && LONG_TERM_SUPPORT_RELEASES.iter().rev().find(|&&lts| lts < host) == Some(&guest);
+    previous_branch || previous_lts
+}
+
+/// R17: guest driver of the host manager's branch (from vGPU 15 also the previous branch, from
+/// 19 also the previous long-term support branch), and new enough for the declared CUDA (ref §10).
 fn drivers(model: &Model, vm: &Vm, out: &mut Out) {
     let Some(guest) = &vm.guest else { return };
     let host = vm.host.map(|h| model.host(h));
@@ -103,14 +128,14 @@ fn drivers(model: &Model, vm: &Vm, out: &mut Out) {
         let linux = guest.os.as_ref().is_none_or(|o| o.value == GuestOs::Linux);
         if let (false, true, Some(host_branch)) = (vm.vgpus.is_empty(), linux, tables::driver_branch(&release.value)) {
             let guest_branch = tables::branch_of_driver(&driver.value);
-            let previous_ok = release.value.major() >= tables::PREVIOUS_BRANCH_GUEST_RELEASE
-                && tables::release_of_branch(guest_branch).is_some_and(|r| r + 1 == release.value.major());
-            if guest_branch != host_branch && !previous_ok {
+            let supported = tables::release_of_branch(guest_branch)
+                .is_some_and(|guest_release| other_branch_guest_supported(release.value.major(), guest_release));
+            if guest_branch != host_branch && !supported {
                 out.push(
                     Diagnostic::new(Code::DriverBranch, format!("guest driver {} of VM `{}` is branch R{guest_branch}, the host vGPU manager is R{host_branch}", driver.value, vm.name), driver.span, format!("R{guest_branch}"))
                         .with_label(release.span, format!("vGPU software {} is R{host_branch}", release.value))
                         .with_help(format!("install the guest driver of vGPU software {} (an R{host_branch} driver)", release.value))
-                        .with_note("NVIDIA vGPU release notes: the Virtual GPU Manager and the guest VM driver must be from the same main driver branch; otherwise the vGPU may fail to load"),
+                        .with_note("NVIDIA vGPU release notes for VMware vSphere, §1.2 \"Compatibility Requirements for the NVIDIA vGPU Manager and Guest VM Driver\": the same branch; from 15.0 also the previous branch; on a long-term support branch (19.x) also the previous long-term support branch (16.x); otherwise the vGPU fails to load"),
                 );
             }
         }
