@@ -69,7 +69,7 @@ impl Estate {
     fn many(files: Vec<(String, String)>) -> Self {
         let root = PathBuf::from(&files[0].0);
         let fs = MemFs(files.into_iter().map(|(p, t)| (PathBuf::from(p), t)).collect());
-        Estate { input: gpuc::Input { files: vec![root], catalogs: Vec::new() }, fs }
+        Estate { input: gpuc::Input { files: vec![root], ..Default::default() }, fs }
     }
 
     fn bytes(&self) -> usize {

@@ -38,6 +38,22 @@ pub struct Input {
     pub files: Vec<PathBuf>,
     /// Extra catalog files (`--catalog`).
     pub catalogs: Vec<PathBuf>,
+    /// Guards against hostile input, sized above the largest estates.
+    pub limits: Limits,
+}
+
+/// How much one run reads: far above the largest estates the tool is built for, so that only
+/// hostile input (a range that expands to millions of names) meets them.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Most hosts, VMs, licences and pools in all, ranges expanded.
+    pub entities: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { entities: model::lower::MAX_ENTITIES }
+    }
 }
 
 /// A checked estate: the model, what checking derived, and every diagnostic in source order.
@@ -73,7 +89,7 @@ pub fn check(input: &Input, fs: &dyn load::FileSystem) -> Result<Checked, load::
         });
     }
     let damaged: Vec<source::Span> = loaded.files.iter().flat_map(|file| file.damaged.iter().copied()).collect();
-    let model = model::lower::lower(&loaded.files, loaded.catalog, &mut diags);
+    let model = model::lower::lower(&loaded.files, loaded.catalog, input.limits, &mut diags);
     // The trees are done with: free them before checking builds its facts.
     drop(loaded.files);
     let analysis = check::check(&model, &mut diags);

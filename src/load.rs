@@ -24,16 +24,23 @@ pub trait FileSystem {
 /// Imports nest at most this deep (a chain of files, each importing the next).
 pub const MAX_IMPORT_DEPTH: usize = 64;
 
-/// The largest file read (a 10,000-host estate is a few MB); larger ones are refused rather
-/// than read into memory.
-pub const MAX_FILE_BYTES: usize = 128 << 20;
+/// The largest file read: three times a 100,000-host estate in one file (173 MB). Larger
+/// ones are refused rather than read into memory.
+pub const MAX_FILE_BYTES: usize = 512 << 20;
+
+/// Refuses a file of `bytes` over [`MAX_FILE_BYTES`]; file systems call it with the size on
+/// disk before reading.
+pub fn refuse_oversized(bytes: u64) -> std::io::Result<()> {
+    if bytes > MAX_FILE_BYTES as u64 {
+        return Err(std::io::Error::other(format!("the file is larger than {} MiB and was not read", MAX_FILE_BYTES >> 20)));
+    }
+    Ok(())
+}
 
 /// Reads `path` through `fs`, refusing files over [`MAX_FILE_BYTES`].
 fn read_limited(fs: &dyn FileSystem, path: &Path) -> std::io::Result<Vec<u8>> {
     let text = fs.read_bytes(path)?;
-    if text.len() > MAX_FILE_BYTES {
-        return Err(std::io::Error::other(format!("the file is larger than {} MiB", MAX_FILE_BYTES >> 20)));
-    }
+    refuse_oversized(text.len() as u64)?;
     Ok(text)
 }
 

@@ -16,7 +16,7 @@ impl FileSystem for Spec {
 
 /// Checks `text` and asserts that it has no errors.
 pub fn checked(text: &str) -> Checked {
-    let checked = match check(&Input { files: vec!["t.gpu".into()], catalogs: vec![] }, &Spec(text.to_string())) {
+    let checked = match check(&Input { files: vec!["t.gpu".into()], ..Default::default() }, &Spec(text.to_string())) {
         Ok(c) => c,
         Err(e) => panic!("{e}"),
     };

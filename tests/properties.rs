@@ -29,7 +29,7 @@ fn generated_valid_estates_always_compile() {
 fn a_split_estate_compiles_like_one_file() {
     let files: HashMap<PathBuf, String> = fleet::estate_files(6, 7, 3).into_iter().map(|(p, t)| (p.into(), t)).collect();
     let checked =
-        gpuc::check(&gpuc::Input { files: vec!["estate.gpu".into()], catalogs: Vec::new() }, &common::Memory(files)).expect("readable");
+        gpuc::check(&gpuc::Input { files: vec!["estate.gpu".into()], ..Default::default() }, &common::Memory(files)).expect("readable");
     assert!(!checked.has_errors(), "{}", common::rendered(&checked));
     let single = common::check_text(&fleet::estate(6, 7));
     assert_eq!(checked.model.vms.len(), single.model.vms.len());

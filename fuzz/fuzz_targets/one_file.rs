@@ -18,6 +18,6 @@ impl FileSystem for OneFile<'_> {
 
 /// Loads, parses, lowers and checks the input.
 pub fn check(text: &str) -> gpuc::Checked {
-    let input = gpuc::Input { files: vec![PathBuf::from("fuzz.gpu")], catalogs: Vec::new() };
+    let input = gpuc::Input { files: vec![PathBuf::from("fuzz.gpu")], ..Default::default() };
     gpuc::check(&input, &OneFile(text)).expect("fuzz.gpu is always readable")
 }

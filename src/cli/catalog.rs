@@ -181,7 +181,7 @@ pub(super) fn run(paths: &[PathBuf], catalogs: &[PathBuf], board: Option<&str>, 
         Ok(files) => files,
         Err(e) => return usage_error(&e),
     };
-    let input = crate::Input { files, catalogs: catalogs.to_vec() };
+    let input = crate::Input { files, catalogs: catalogs.to_vec(), ..Default::default() };
     let checked = match crate::check(&input, &super::RealFileSystem) {
         Ok(checked) => checked,
         Err(unreadable) => return usage_error(&unreadable.to_string()),

@@ -181,9 +181,7 @@ impl crate::load::FileSystem for RealFileSystem {
 
     /// Refuses an over-large file before reading it into memory.
     fn read_bytes(&self, path: &Path) -> std::io::Result<Vec<u8>> {
-        if std::fs::metadata(path)?.len() > crate::load::MAX_FILE_BYTES as u64 {
-            return Err(std::io::Error::other(format!("the file is larger than {} MiB", crate::load::MAX_FILE_BYTES >> 20)));
-        }
+        crate::load::refuse_oversized(std::fs::metadata(path)?.len())?;
         std::fs::read(path)
     }
 }
@@ -229,7 +227,7 @@ fn usage_error(message: &str) -> ExitCode {
 /// compiled further, or the exit code to stop with.
 fn compile(paths: &[PathBuf], options: &CheckOptions) -> Result<Checked, ExitCode> {
     let files = expand(paths).map_err(|e| usage_error(&e))?;
-    let input = Input { files, catalogs: options.catalogs.clone() };
+    let input = Input { files, catalogs: options.catalogs.clone(), ..Default::default() };
     let checked = match guarded(|| check(&input, &RealFileSystem)) {
         Ok(Ok(c)) => c,
         Ok(Err(unreadable)) if options.format == Format::Human => return Err(usage_error(&unreadable.to_string())),

@@ -1,6 +1,6 @@
 //! The documents the editor has open, and the estate each one was last checked as.
 
-use crate::load::{FileSystem, MAX_FILE_BYTES};
+use crate::load::FileSystem;
 use crate::source::{FileId, SourceFile};
 use crate::{check, Checked, Input};
 use lsp_types::{Position, Range, Url};
@@ -45,7 +45,7 @@ pub struct State {
 impl State {
     /// Checks the estate rooted at an open document, reading open documents from memory.
     pub fn recheck(&mut self, root: &Path) {
-        let input = Input { files: vec![root.to_path_buf()], catalogs: Vec::new() };
+        let input = Input { files: vec![root.to_path_buf()], ..Default::default() };
         let overlay = Overlay { documents: &self.documents };
         match check(&input, &overlay) {
             Ok(checked) => {
@@ -106,9 +106,7 @@ impl FileSystem for Overlay<'_> {
         if let Some(text) = self.documents.get(path) {
             return Ok(text.clone().into_bytes());
         }
-        if std::fs::metadata(path)?.len() > MAX_FILE_BYTES as u64 {
-            return Err(std::io::Error::other(format!("the file is larger than {} MiB", MAX_FILE_BYTES >> 20)));
-        }
+        crate::load::refuse_oversized(std::fs::metadata(path)?.len())?;
         std::fs::read(path)
     }
 }

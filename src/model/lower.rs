@@ -17,27 +17,35 @@ mod state;
 /// Most names one range may declare (`vm x[1..100000000]` is refused, not expanded).
 pub const MAX_RANGE: u64 = 100_000;
 
-/// Most hosts, VMs, licences and pools an estate may declare in all, ranges expanded: ten
-/// times the largest estate the design plans for (10,000 hosts, 100,000 VMs).
-pub const MAX_ENTITIES: usize = 1_000_000;
+/// Most hosts, VMs, licences and pools an estate may declare in all, ranges expanded: four
+/// times the largest estate the tool is built for (100,000 hosts with about a million VMs).
+pub const MAX_ENTITIES: usize = 4_000_000;
 
 /// Lowers parsed files, in the order given, into one model.
-pub(crate) fn lower<'s>(files: &[ast::File<'s>], catalog: Catalog, diags: &mut Diagnostics) -> Model {
+/// Past `limits.entities`, the entities read so far are still lowered and checked whole, and
+/// the rest is reported as not checked.
+pub(crate) fn lower<'s>(files: &[ast::File<'s>], catalog: Catalog, limits: crate::Limits, diags: &mut Diagnostics) -> Model {
     let mut lowerer = Lowerer { model: Model { catalog, ..Model::default() }, diags, names: Names::default(), vm_spans: Vec::new() };
     let mut entities: Vec<(EntityKind, Instance)> = Vec::new();
     'files: for file in files {
         for item in &file.items {
             if let ast::Item::Entity(entity) = item {
                 let Some(names) = lowerer.expand(entity) else { continue };
-                if entities.len() + names.len() > MAX_ENTITIES {
+                if entities.len() + names.len() > limits.entities {
                     lowerer.diags.push(
                         Diagnostic::new(
                             Code::InvalidRange,
-                            format!("the estate declares more than {MAX_ENTITIES} entities"),
+                            format!(
+                                "the estate declares more than {} entities; this one and all after it were not checked",
+                                limits.entities
+                            ),
                             entity.name.span,
                             "the limit is passed here",
                         )
-                        .with_help("split the estate and compile its parts separately"),
+                        .with_help(format!(
+                            "the {} entities declared before it were checked; split the estate and compile its parts separately",
+                            entities.len()
+                        )),
                     );
                     break 'files;
                 }

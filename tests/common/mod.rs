@@ -27,13 +27,13 @@ impl FileSystem for Memory {
 }
 
 pub fn check_file(path: &Path) -> Checked {
-    check(&Input { files: vec![path.to_path_buf()], catalogs: Vec::new() }, &Disk).expect("the file is readable")
+    check(&Input { files: vec![path.to_path_buf()], ..Default::default() }, &Disk).expect("the file is readable")
 }
 
 pub fn check_text(text: &str) -> Checked {
     let name = PathBuf::from("spec.gpu");
     let fs = Memory(HashMap::from([(name.clone(), text.to_string())]));
-    check(&Input { files: vec![name], catalogs: Vec::new() }, &fs).expect("in memory")
+    check(&Input { files: vec![name], ..Default::default() }, &fs).expect("in memory")
 }
 
 /// Every diagnostic rendered as the CLI prints it without colour.
