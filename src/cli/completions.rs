@@ -1,9 +1,10 @@
 //! `gpuc completions SHELL` and `gpuc man`: generated from the command-line definition itself,
 //! so they list exactly the commands and options this binary has.
 
-use super::{Cli, EXIT_USAGE};
+use super::{usage_error, Cli, EXIT_USAGE};
 use clap::CommandFactory;
 use std::io::Write;
+use std::path::Path;
 use std::process::ExitCode;
 
 pub(super) fn completions(shell: clap_complete::Shell) -> ExitCode {
@@ -12,11 +13,23 @@ pub(super) fn completions(shell: clap_complete::Shell) -> ExitCode {
     write_stdout(&script)
 }
 
-pub(super) fn man() -> ExitCode {
-    let mut page = Vec::new();
-    match clap_mangen::Man::new(Cli::command()).render(&mut page) {
-        Ok(()) => write_stdout(&page),
-        Err(_) => ExitCode::from(EXIT_USAGE),
+/// The top page on stdout, or every command's page written into `folder`.
+pub(super) fn man(folder: Option<&Path>) -> ExitCode {
+    let written = match folder {
+        Some(folder) => {
+            clap_mangen::generate_to(Cli::command(), folder).map_err(|e| format!("cannot write into {}: {e}", folder.display()))
+        }
+        None => {
+            let mut page = Vec::new();
+            match clap_mangen::Man::new(Cli::command()).render(&mut page) {
+                Ok(()) => return write_stdout(&page),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+    };
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => usage_error(&message),
     }
 }
 

@@ -114,8 +114,12 @@ enum Command {
     },
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions { shell: clap_complete::Shell },
-    /// Print the manual page (roff): `gpuc man > gpuc.1`.
-    Man,
+    /// Print the manual page (roff): `gpuc man > gpuc.1`; with --output, write one page per
+    /// command (gpuc.1, gpuc-check.1, ...) into a folder.
+    Man {
+        #[arg(long, short, value_name = "DIR")]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -185,7 +189,7 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode {
         Command::Lsp => lsp::run(),
         Command::Diff { paths, git, format, catalogs } => diff::run(&paths, git.as_deref(), format, &catalogs),
         Command::Completions { shell } => completions::completions(shell),
-        Command::Man => completions::man(),
+        Command::Man { output } => completions::man(output.as_deref()),
     }
 }
 
