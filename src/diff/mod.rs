@@ -259,21 +259,23 @@ fn key_changes(old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -
 
 /// The consequence of a firmware change for a guest that is already installed (R5; the guide
 /// installs the guest only after choosing EFI, VMware Learning Guide: GPUs for Machine
-/// Learning on vSphere, §5.2.3).
+/// Learning on vSphere, §5.2.3). A firmware the spec stops declaring is left as it is.
 fn firmware_change(old: Option<Firmware>, new: Option<Firmware>) -> Option<String> {
-    let name = |f: Option<Firmware>| match f {
-        Some(Firmware::Efi) => "EFI",
-        Some(Firmware::Bios) => "BIOS",
-        None => "not set",
+    let name = |f: Firmware| match f {
+        Firmware::Efi => "EFI",
+        Firmware::Bios => "BIOS",
     };
-    if old == new || old.is_none() {
-        return None;
-    }
+    let new = new.filter(|&n| old != Some(n))?;
+    // Undeclared before: the guest may have been installed under the other firmware.
+    let installed = old.unwrap_or(match new {
+        Firmware::Efi => Firmware::Bios,
+        Firmware::Bios => Firmware::Efi,
+    });
     Some(format!(
         "firmware {} -> {}: a guest OS installed under {} does not boot after the switch; reinstall it, or convert its boot disk, first (set it in the vSphere Client, VM Options > Boot Options > Firmware, with the VM powered off)",
-        name(old),
+        old.map_or("not declared", name),
         name(new),
-        name(old)
+        name(installed)
     ))
 }
 
@@ -411,4 +413,19 @@ fn guests(old: Side, new: Side) -> Vec<GuestReview> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_firmware_switch_warns_about_the_installed_guest() {
+        let bios_to_efi = firmware_change(Some(Firmware::Bios), Some(Firmware::Efi)).expect("a switch");
+        assert!(bios_to_efi.starts_with("firmware BIOS -> EFI: a guest OS installed under BIOS does not boot"), "{bios_to_efi}");
+        let declared = firmware_change(None, Some(Firmware::Efi)).expect("newly declared");
+        assert!(declared.starts_with("firmware not declared -> EFI: a guest OS installed under BIOS"), "{declared}");
+        assert_eq!(firmware_change(Some(Firmware::Efi), Some(Firmware::Efi)), None);
+        assert_eq!(firmware_change(Some(Firmware::Efi), None), None, "an undeclared firmware is left as it is");
+    }
 }
