@@ -34,7 +34,11 @@ pub(super) fn run(paths: &[PathBuf], git: Option<&str>, format: DiffFormat, cata
                 Ok(r) => r,
                 Err(e) => return usage_error(&e),
             };
-            let mapped: Vec<PathBuf> = paths.iter().map(|p| revision.map(p)).collect();
+            // A path the change adds is not at REV: its old version is an empty estate.
+            let (mapped, added): (Vec<PathBuf>, Vec<PathBuf>) = paths.iter().map(|p| revision.map(p)).partition(|p| p.exists());
+            for path in &added {
+                eprintln!("note: {} is not in {rev}; everything in it is compared as added", revision.unmap(path).display());
+            }
             let old = match expand(&mapped) {
                 Ok(files) => files.iter().map(|f| revision.unmap(f)).collect(),
                 Err(e) => return usage_error(&format!("at {rev}: {}", e.replace(&revision.tree.display().to_string(), "."))),

@@ -298,11 +298,12 @@ fn vms(old: Side, new: Side, hosts: &[HostReview]) -> Vec<VmReview> {
             let firmware = |side: Side, vm: VmId| side.model().vm(vm).firmware.as_ref().map(|f| f.value);
             firmware_change(firmware(old, o), firmware(new, vm))
         });
+        // A VM the change adds does not run yet: nothing to power off.
         let mut power_off = Vec::new();
         if old_vm.is_some() && !keys.is_empty() {
             power_off.push(VMX_POWER_OFF.replace("<vm>", &v.name));
         }
-        if let Some(h) = host.as_deref().filter(|h| in_maintenance.contains(h)) {
+        if let Some(h) = host.as_deref().filter(|h| old_vm.is_some() && in_maintenance.contains(h)) {
             power_off.push(format!("its host {h} enters maintenance mode: power it off, or migrate it if it can vMotion"));
         }
         if keys.is_empty() && power_off.is_empty() && old_vm.is_some() {
