@@ -15,6 +15,7 @@ pub mod catalog;
 pub mod check;
 pub mod cli;
 pub mod diagnostics;
+pub mod diff;
 pub mod emit;
 pub mod fmt;
 pub mod load;

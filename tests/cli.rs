@@ -159,3 +159,33 @@ fn explain_lists_and_explains_every_code() {
     assert_eq!(code(&gpuc(&["explain", "E4242"])), 2);
     assert_eq!(code(&gpuc(&["explain", "e1001"])), 0);
 }
+
+#[test]
+fn completions_and_manual_pages_come_from_the_command_line() {
+    let bash = gpuc(&["completions", "bash"]);
+    assert_eq!(code(&bash), 0);
+    let script = String::from_utf8_lossy(&bash.stdout);
+    assert!(script.starts_with("_gpuc() {"), "{script}");
+    assert!(script.contains("--git") && script.contains("--deny-warnings"), "every command's options: {script}");
+    for (shell, marker) in [("zsh", "#compdef gpuc"), ("fish", "complete -c gpuc"), ("powershell", "Register-ArgumentCompleter")] {
+        let out = gpuc(&["completions", shell]);
+        assert_eq!(code(&out), 0, "{shell}");
+        assert!(String::from_utf8_lossy(&out.stdout).contains(marker), "{shell} script without `{marker}`");
+    }
+    assert_eq!(code(&gpuc(&["completions", "tcsh"])), 2, "an unknown shell is a usage error");
+
+    let man = gpuc(&["man"]);
+    assert_eq!(code(&man), 0);
+    let page = String::from_utf8_lossy(&man.stdout);
+    assert!(page.contains(".TH gpuc 1"), "{page}");
+    assert!(page.contains("gpuc\\-diff(1)"), "the page names each command's page: {page}");
+    assert_eq!(man.stdout, gpuc(&["man"]).stdout, "the same page every time");
+
+    let folder = std::env::temp_dir().join(format!("gpuc-man-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).expect("a folder");
+    let out = gpuc(&["man", "--output", folder.to_str().expect("UTF-8 path")]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let diff_page = std::fs::read_to_string(folder.join("gpuc-diff.1")).expect("a page per command");
+    assert!(diff_page.contains("\\-\\-git"), "{diff_page}");
+    let _ = std::fs::remove_dir_all(&folder);
+}

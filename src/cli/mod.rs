@@ -2,6 +2,8 @@
 
 mod build;
 mod catalog;
+mod completions;
+mod diff;
 mod explain;
 mod fmt;
 mod graph;
@@ -95,6 +97,29 @@ enum Command {
     },
     /// Serve the Language Server Protocol on stdin and stdout (for editors).
     Lsp,
+    /// Compare two versions of an estate: the runbook phases, reboots and maintenance mode
+    /// each host needs, the VMs to power off and their .vmx keys, GPU occupancy and guests.
+    Diff {
+        /// OLD and NEW (files or folders); with --git, the paths to compare with that revision.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Take the old version from this git revision (a commit, branch or tag) of the same paths.
+        #[arg(long, value_name = "REV")]
+        git: Option<String>,
+        #[arg(long, value_enum, default_value_t = diff::DiffFormat::Human)]
+        format: diff::DiffFormat,
+        /// An extra GPU catalog (YAML) that adds or overrides boards, for both versions.
+        #[arg(long = "catalog", value_name = "FILE")]
+        catalogs: Vec<PathBuf>,
+    },
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions { shell: clap_complete::Shell },
+    /// Print the manual page (roff): `gpuc man > gpuc.1`; with --output, write one page per
+    /// command (gpuc.1, gpuc-check.1, ...) into a folder.
+    Man {
+        #[arg(long, short, value_name = "DIR")]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -162,6 +187,9 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode {
         Command::Fmt { paths, check } => fmt::run(&paths, check),
         Command::Explain { code, list } => explain::run(code.as_deref(), list),
         Command::Lsp => lsp::run(),
+        Command::Diff { paths, git, format, catalogs } => diff::run(&paths, git.as_deref(), format, &catalogs),
+        Command::Completions { shell } => completions::completions(shell),
+        Command::Man { output } => completions::man(output.as_deref()),
     }
 }
 
