@@ -64,8 +64,8 @@ pub(super) fn run(paths: &[PathBuf], git: Option<&str>, format: DiffFormat, cata
         Some(_) => paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" "),
         None => paths[1].display().to_string(),
     };
-    let old_input = Input { files: old_files, catalogs: catalogs.to_vec() };
-    let new_input = Input { files: new_files, catalogs: catalogs.to_vec() };
+    let old_input = Input { files: old_files, catalogs: catalogs.to_vec(), ..Default::default() };
+    let new_input = Input { files: new_files, catalogs: catalogs.to_vec(), ..Default::default() };
     let (old, old_plan) = match checked_and_planned(&old_label, &old_input, old_fs) {
         Ok(both) => both,
         Err(code) => return code,
