@@ -241,7 +241,7 @@ fn with_gpus(action: &Action, gpu: impl Fn(GpuId) -> GpuId) -> Action {
 
 /// The keys of a VM's `.vmx` fragment (its comment lines left out: they describe, not configure).
 fn vmx_keys(side: Side, vm: VmId) -> BTreeMap<String, String> {
-    let text = vmx::fragment(side.model(), &side.checked.analysis, vm, "");
+    let text = vmx::fragment(side.model(), &side.checked.analysis, vm);
     text.lines()
         .filter(|line| !line.starts_with('#'))
         .filter_map(|line| line.split_once(" = "))
