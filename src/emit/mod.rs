@@ -3,6 +3,7 @@
 //! writes them. Output is deterministic: no timestamps, no hash-map order. Paths are built from names, which the
 //! grammar restricts to letters, digits, `_` and `-`, so they stay inside the output folder.
 
+pub mod ansible;
 mod describe;
 pub mod graph;
 pub mod gridd;
@@ -31,6 +32,7 @@ pub struct Artefact {
 enum Part {
     Plan,
     Graph,
+    Ansible,
     Host(HostId),
     Vm(VmId),
     Client(PoolId, usize),
@@ -50,7 +52,7 @@ impl<'a> Output<'a> {
     pub fn new(checked: &'a Checked, plan: &'a Plan) -> Self {
         let model = &checked.model;
         let script_names = model.host_ids().map(|h| runbook::script_names(plan, h)).collect();
-        let mut parts = vec![Part::Plan, Part::Graph];
+        let mut parts = vec![Part::Plan, Part::Graph, Part::Ansible];
         parts.extend(model.host_ids().map(Part::Host));
         parts.extend(model.vm_ids().filter(|&vm| model.vm(vm).has_gpu()).map(Part::Vm));
         for (p, pool) in model.pools.iter().enumerate() {
@@ -80,6 +82,11 @@ impl<'a> Output<'a> {
             Part::Graph => {
                 sink.start("graph.dot");
                 graph::dot(sink.as_write(), model, plan);
+            }
+            Part::Ansible => {
+                for (path, text) in ansible::files(model, &checked.analysis, plan, &self.script_names) {
+                    sink.file(&path, &text);
+                }
             }
             Part::Host(host) => {
                 let name = &model.host(host).name;
