@@ -3,6 +3,7 @@
 //! writes them. Output is deterministic: no timestamps, no hash-map order. Paths are built from names, which the
 //! grammar restricts to letters, digits, `_` and `-`, so they stay inside the output folder.
 
+pub mod ansible;
 mod describe;
 pub mod graph;
 pub mod gridd;
@@ -33,6 +34,7 @@ enum Part {
     /// `plan/<host>.md` of a plan split per host ([`plan_md::split`]).
     PlanHost(HostId),
     Graph,
+    Ansible,
     Host(HostId),
     Vm(VmId),
     Client(PoolId, usize),
@@ -53,7 +55,7 @@ impl<'a> Output<'a> {
     pub fn new(checked: &'a Checked, plan: &'a Plan) -> Self {
         let model = &checked.model;
         let script_names = model.host_ids().map(|h| runbook::script_names(plan, h)).collect();
-        let mut parts = vec![Part::Plan, Part::Graph];
+        let mut parts = vec![Part::Plan, Part::Graph, Part::Ansible];
         if plan_md::split(model) {
             let hosts = model.host_ids().zip(plan_md::hosts_with_steps(model, plan));
             parts.extend(hosts.filter(|&(_, has_steps)| has_steps).map(|(h, _)| Part::PlanHost(h)));
@@ -91,6 +93,11 @@ impl<'a> Output<'a> {
             Part::Graph => {
                 sink.start("graph.dot");
                 graph::dot(sink.as_write(), model, plan);
+            }
+            Part::Ansible => {
+                for (path, text) in ansible::files(model, &checked.analysis, plan, &self.script_names) {
+                    sink.file(&path, &text);
+                }
             }
             Part::Host(host) => {
                 let name = &model.host(host).name;

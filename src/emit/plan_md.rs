@@ -77,6 +77,7 @@ fn intro(out: &mut dyn Write, model: &Model, plan: &Plan, sources: &Sources) {
         "and a phase that finds nothing to change says \"no change, no reboot\". Every script first checks that it runs on its host."
     );
     let _ = writeln!(out, "Manual steps (**manual**) are done by hand, as written.");
+    let _ = writeln!(out, "Or roll it all out with Ansible: `ansible/site.yml` applies the scripts and the vCenter steps host by host (README, Rolling out with Ansible).");
     let _ = writeln!(
         out,
         "\nOrder note: the host graphics type is set to SharedPassthru and the host rebooted before the NVIDIA VIB is installed, as the VMware Learning Guide: GPUs for Machine Learning on vSphere asks (§6.1.3: otherwise Shared Direct cannot be enabled for the device once the VIB is installed); NVIDIA vGPU Software User Guide 17 (§2.9.1.1, §2.9.3) installs the VIB first. NVIDIA's install procedure exits maintenance mode before its reboot (§2.9.1.1); the runbooks keep the host in maintenance mode through the reboot and the verification and exit last, as its update procedure does (§2.9.1.2: \"Reboot the ESXi host and remove it from maintenance mode\")."
@@ -166,6 +167,24 @@ fn sections(out: &mut dyn Write, model: &Model, plan: &Plan, scripts: &[Vec<Stri
         if let Some(text) = instruction(model, plan, id) {
             let _ = writeln!(out, "   {text}");
         }
+        if let Some(play) = ansible_play(model, step) {
+            let _ = writeln!(out, "   Automated: `ansible/site.yml`, {play}.");
+        }
+    }
+}
+
+/// The play of `ansible/site.yml` that does a manual step, for those it automates.
+fn ansible_play(model: &Model, step: &crate::plan::Step) -> Option<&'static str> {
+    let linux = |vm: crate::model::VmId| {
+        model.vm(vm).guest.as_ref().and_then(|g| g.os.as_ref()).is_some_and(|os| os.value == crate::model::GuestOs::Linux)
+    };
+    match (&step.action, step.target) {
+        (Action::EnablePassthroughInClient { .. } | Action::DisablePassthrough { in_client: true, .. }, _) => {
+            Some("the host's play (vmware_host_passthrough)")
+        }
+        (Action::ConfigureVm, _) => Some("play \"GPU VMs\""),
+        (Action::LicenceGuest, Target::Guest(vm) | Target::Vm(vm)) if linux(vm) => Some("play \"Licensed Linux guests\""),
+        _ => None,
     }
 }
 

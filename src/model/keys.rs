@@ -22,7 +22,7 @@ pub const TOP: &[&str] = &["host", "vm", "license", "bitfusion", "import", "cata
 
 pub const LICENSE: BlockKeys = BlockKeys { attrs: &["server", "port", "backup", "backup_port", "token"], blocks: &[] };
 pub const HOST: BlockKeys = BlockKeys {
-    attrs: &["address", "system_id", "esxi", "memory", "assignment", "graphics", "image_managed"],
+    attrs: &["address", "cluster", "system_id", "esxi", "memory", "assignment", "graphics", "image_managed"],
     blocks: &["gpu", "bios", "nvidia", "installed"],
 };
 pub const BIOS: BlockKeys = BlockKeys { attrs: &["above_4g_decoding", "sr_iov"], blocks: &[] };

@@ -291,6 +291,11 @@ impl Lowerer<'_> {
                 .map_err(|why| invalid(self.diags, s.span, why, "copy the UUID printed by `esxcli system uuid get` on the host"))
                 .is_ok()
         });
+        let cluster = r.attr("cluster").and_then(|a| string_value(a, self.diags)).filter(|s| {
+            values::check_cluster_name(&s.value)
+                .map_err(|why| invalid(self.diags, s.span, why, "write the cluster's name as vCenter shows it, e.g. \"gpu-a\""))
+                .is_ok()
+        });
         let memory = r.attr("memory").and_then(|a| size(a, self.diags));
         let assignment = r
             .attr("assignment")
@@ -351,6 +356,7 @@ impl Lowerer<'_> {
             name: inst.name.to_string(),
             span: inst.span(),
             address: address.unwrap_or_else(|| inst.name.to_string()),
+            cluster,
             system_id: system_id.map(|s| s.value),
             esxi,
             memory,

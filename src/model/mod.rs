@@ -105,6 +105,9 @@ pub struct Host {
     pub span: Span,
     /// How scripts and the rollout reach the host; the host name when the spec gives none.
     pub address: String,
+    /// The vCenter cluster the host belongs to (`cluster "gpu-a"`), which groups hosts in the
+    /// Ansible inventory so that a rollout goes cluster by cluster; optional.
+    pub cluster: Option<Spanned<String>>,
     /// The host UUID (`esxcli system uuid get`), which passthrough devices name in
     /// `pciPassthruN.systemId`; optional.
     pub system_id: Option<String>,

@@ -154,6 +154,18 @@ pub fn check_system_id(text: &str) -> Result<(), String> {
     }
 }
 
+/// A vCenter cluster name. vCenter takes almost any text; control characters would break the
+/// inventory line and `{`/`}` would be read by Ansible as a template, so those are refused.
+pub fn check_cluster_name(text: &str) -> Result<(), String> {
+    if text.trim().is_empty() {
+        Err("a cluster name cannot be empty".to_string())
+    } else if let Some(c) = text.chars().find(|&c| c.is_control() || c == '{' || c == '}') {
+        Err(format!("a cluster name cannot contain {c:?}: the Ansible inventory would break or template it"))
+    } else {
+        Ok(())
+    }
+}
+
 /// A plain file name (an NLS client configuration token): no directories, no quoting needed.
 pub fn check_file_name(text: &str) -> Result<(), String> {
     let ok = !text.is_empty()
@@ -199,5 +211,13 @@ mod tests {
         assert!(check_address("10.1.2.300").is_err());
         assert!(check_address("a b").is_err());
         assert!(check_address("$(reboot)").is_err());
+    }
+
+    #[test]
+    fn cluster_names() {
+        assert!(check_cluster_name("GPU cluster 01").is_ok());
+        assert!(check_cluster_name(" ").is_err());
+        assert!(check_cluster_name("a\nb").is_err());
+        assert!(check_cluster_name("{{ lookup('pipe', 'id') }}").is_err());
     }
 }
