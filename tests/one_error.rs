@@ -153,3 +153,18 @@ fn a_fault_of_some_members_of_a_range_names_each_of_them() {
     let named: Vec<bool> = ["`ml5`", "`ml6`"].iter().map(|vm| errors.iter().any(|(_, _, m)| m.contains(vm))).collect();
     assert_eq!((errors.len(), named), (2, vec![true, true]), "{errors:?}");
 }
+
+/// A pinned vGPU refused by its GPU (another type on a same-size GPU, E1101) takes no room
+/// there: the VMs placed after it are not refused for its sake.
+#[test]
+fn a_refused_pinned_vgpu_leaves_room_for_the_others() {
+    let (examples, path) = (examples(), "examples/vgpu-p100.gpu");
+    let pinned = |name: &str, kind: &str| {
+        format!("vm {name} {{ host esx14  memory 8GiB  firmware efi  vgpu {kind} on esx14.g0  guest {{ os linux  driver \"390.42\"  license gridlic }} }}\n")
+    };
+    let text = std::fs::read_to_string(path).expect("readable").replacen("vm ml[1..4]", "vm ml[1..3]", 1)
+        + &pinned("a", "grid_p100-8q")
+        + &pinned("b", "grid_p100-4q");
+    let errors = of_severity(&check_instead(&examples, path, &text), Severity::Error);
+    assert_eq!(errors.iter().map(|(code, ..)| code.as_str()).collect::<Vec<_>>(), ["E1101"], "{errors:?}");
+}

@@ -215,10 +215,11 @@ fn place_host(model: &Model, host_id: HostId, vms: &[VmId], analysis: &mut Analy
             if !offered(kind, slot.board, host, request.span, &mut refused, out) {
                 continue;
             }
-            if let Some(refusal) = slot.refusal(kind, host) {
-                out.push(over_capacity(model, slot, kind, request.span, vm_id, refusal));
+            match slot.refusal(kind, host) {
+                Some(refusal) => out.push(over_capacity(model, slot, kind, request.span, vm_id, refusal)),
+                // A refused vGPU takes no room: the VMs placed after it are not refused for it.
+                None => slot.occupants.push(Occupant { vm: vm_id, kind, span: request.span }),
             }
-            slot.occupants.push(Occupant { vm: vm_id, kind, span: request.span });
             analysis.vms[vm_id.index()].placements[i] = Some(pin.value);
         }
     }
