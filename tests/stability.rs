@@ -29,14 +29,16 @@ const CASES: &[Case] = &[
         example: "brownfield.gpu",
         vm: "vm probe {\n  host        esx21\n  memory      16GiB\n  firmware    efi\n  passthrough esx21.g2\n}",
         added: &["vms/probe.vmx"],
-        changed: &["graph.dot", "plan.md"],
+        // The first VM the rollout configures brings the playbook's play for VMs.
+        changed: &["ansible/inventory.yml", "ansible/site.yml", "graph.dot", "plan.md"],
     },
     Case {
         example: "current-estate.gpu",
         vm: "vm probe {\n  host     esx11\n  memory   64GiB\n  firmware efi\n  vgpu     H100-80C on esx11.g3\n  guest    { os linux  driver \"550.54.15\"  cuda \"12.4\"  license nls }\n}",
         added: &["guests/probe/gridd.conf", "vms/probe.vmx"],
-        // The host's first script lists the vGPU VMs to move off it: the new VM is one.
-        changed: &["graph.dot", "hosts/esx11/1-graphics.sh", "plan.md"],
+        // The host's first script lists the vGPU VMs to move off it: the new VM is one. The
+        // Ansible inventory lists the VMs and guests the rollout configures.
+        changed: &["ansible/inventory.yml", "graph.dot", "hosts/esx11/1-graphics.sh", "plan.md"],
     },
     Case { example: "mig.gpu", vm: "vm probe {\n  host   esx31\n  memory 8GiB\n}", added: &[], changed: &[] },
     Case { example: "multi-gpu-trainer.gpu", vm: "vm probe {\n  host   esx21\n  memory 8GiB\n}", added: &[], changed: &[] },
@@ -165,8 +167,11 @@ fn a_vm_inserted_at_the_top_changes_only_what_concerns_it() {
 
         for path in changed {
             for hunk in hunks(&before[path], &after[path]) {
+                let names_the_vm = hunk.added.iter().any(|line| line.contains(NEW_VM));
+                let adds_the_vm_play =
+                    path == "ansible/site.yml" && hunk.removed.is_empty() && hunk.added.iter().any(|line| line.trim() == "- name: GPU VMs");
                 assert!(
-                    hunk.added.iter().any(|line| line.contains(NEW_VM)) && hunk.removed.len() <= hunk.added.len(),
+                    (names_the_vm || adds_the_vm_play) && hunk.removed.len() <= hunk.added.len(),
                     "{}: {path} changes where the new VM is not concerned:\n{hunk:#?}",
                     case.example
                 );

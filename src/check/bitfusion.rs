@@ -10,7 +10,8 @@ pub fn check(model: &Model, out: &mut Out) {
     for pool in &model.pools {
         discontinued(pool, out);
         for server in &pool.servers {
-            if let Some(vm) = server.vm.map(|v| model.vm(v)).filter(|vm| !vm.has_gpu()) {
+            // A VM whose declaration had a problem (a misspelt `passthrough`) was told so.
+            if let Some(vm) = server.vm.map(|v| model.vm(v)).filter(|vm| !vm.has_gpu() && !vm.incomplete) {
                 out.push(
                     Diagnostic::new(
                         Code::BitfusionServerNoGpu,
@@ -66,7 +67,7 @@ pub fn check(model: &Model, out: &mut Out) {
                 }
             }
             let have = gpus.len() as u32;
-            let all_known = !client.unresolved_servers && servers.iter().all(|s| s.vm.is_some());
+            let all_known = !client.unresolved_servers && servers.iter().all(|s| s.vm.is_some_and(|v| !model.vm(v).incomplete));
             if all_known && client.gpus.value > have {
                 out.push(
                     Diagnostic::new(

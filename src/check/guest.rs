@@ -28,7 +28,9 @@ fn effective_release(model: &Model, vm: &Vm) -> Option<u32> {
 fn licence(model: &Model, vm: &Vm, out: &mut Out) {
     let guest = vm.guest.as_ref();
     let licence = guest.and_then(|g| g.license.as_ref());
-    if !vm.vgpus.is_empty() && licence.is_none() {
+    // A VM whose declaration had a problem (a licence name that did not resolve, say) was
+    // told so once: its missing licence is not a second error.
+    if !vm.vgpus.is_empty() && licence.is_none() && !vm.incomplete {
         let span = guest.map_or(vm.span, |g| g.span);
         out.push(
             Diagnostic::new(Code::Unlicensed, format!("vGPU VM `{}` has no licence", vm.name), span, "no `license` in the guest")
@@ -121,6 +123,7 @@ fn other_branch_guest_supported(host: u32, guest: u32) -> bool {
 fn drivers(model: &Model, vm: &Vm, out: &mut Out) {
     let Some(guest) = &vm.guest else { return };
     let host = vm.host.map(|h| model.host(h));
+    let mut wrong_branch = false;
     if let (Some(driver), Some(release)) = (&guest.driver, host.and_then(|h| h.nvidia.as_ref()).and_then(|n| n.release.as_ref())) {
         // Windows guest drivers carry their own numbers (vGPU 16's R535 ships Windows driver
         // 53x/538.xx; vGPU 8's R418 ships 42x.xx, ref §10.1), so the branch is read only
@@ -131,6 +134,7 @@ fn drivers(model: &Model, vm: &Vm, out: &mut Out) {
             let supported = tables::release_of_branch(guest_branch)
                 .is_some_and(|guest_release| other_branch_guest_supported(release.value.major(), guest_release));
             if guest_branch != host_branch && !supported {
+                wrong_branch = true;
                 out.push(
                     Diagnostic::new(Code::DriverBranch, format!("guest driver {} of VM `{}` is branch R{guest_branch}, the host vGPU manager is R{host_branch}", driver.value, vm.name), driver.span, format!("R{guest_branch}"))
                         .with_label(release.span, format!("vGPU software {} is R{host_branch}", release.value))
@@ -155,6 +159,11 @@ fn drivers(model: &Model, vm: &Vm, out: &mut Out) {
         return;
     };
     let Some(driver) = &guest.driver else { return };
+    // A driver of the wrong branch is one mistake, already reported: its replacement decides
+    // whether CUDA runs.
+    if wrong_branch {
+        return;
+    }
     let windows = guest.os.as_ref().is_some_and(|o| o.value == GuestOs::Windows);
     let os = if windows { "Windows" } else { "Linux" };
     let Some(min) = (if windows { windows_min } else { Some(linux_min) }).filter(|m| driver.value < *m) else { return };

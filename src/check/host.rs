@@ -83,9 +83,10 @@ fn mig(model: &Model, host: &Host, gpus: &[GpuId], out: &mut Out) {
         }
         let Some(board) = model.board_of(id) else { continue };
         let product = host.nvidia.as_ref().map_or(Product::Vgpu, |n| n.product());
+        let product_guessed = host.nvidia.as_ref().is_some_and(|n| n.incomplete);
         let (why, help) = if board.mig.is_none() {
             (format!("the {} has no Multi-Instance GPU", board.name), "write `mode same_size` (or `mixed_size`) for this GPU".to_string())
-        } else if product != Product::AiEnterprise {
+        } else if product != Product::AiEnterprise && !product_guessed {
             (
                 "MIG-backed vGPU on vSphere comes only with the NVIDIA AI Enterprise host driver".to_string(),
                 format!(
@@ -108,7 +109,7 @@ fn mig(model: &Model, host: &Host, gpus: &[GpuId], out: &mut Out) {
 /// R13: the host driver file is of the product the spec names: NVIDIA's files are called
 /// NVD-AIE-... (NVIDIA AI Enterprise) and NVD-VGPU-... (NVIDIA vGPU).
 fn driver_file_product(nvidia: &crate::model::HostDriver, out: &mut Out) {
-    let Some(vib) = &nvidia.vib else { return };
+    let Some(vib) = nvidia.vib.as_ref().filter(|_| !nvidia.incomplete) else { return };
     let file = vib.value.rsplit('/').next().unwrap_or(&vib.value).to_ascii_uppercase();
     let named = if file.contains("NVD-AIE") {
         Product::AiEnterprise
@@ -171,16 +172,18 @@ fn driver(host: &Host, out: &mut Out) {
         );
         return;
     };
-    // A host that already runs the release needs no file to install (`installed { release }`).
+    // A host that already runs the release needs no file to install (`installed { release }`);
+    // an `installed` block with a reported problem may be saying so.
     let release_installed = match (&host.state.installed, &nvidia.release) {
-        (Some(installed), Some(release)) => installed.has_release(&release.value, None),
+        (Some(installed), Some(release)) => installed.incomplete || installed.has_release(&release.value, None),
         _ => false,
     };
     for (present, key, example) in [
         (nvidia.vib.is_some() || release_installed, "vib", "vib \"/vmfs/volumes/ds1/NVIDIA/NVIDIA-VMware_ESXi_8.0_Host_Driver.vib\""),
         (nvidia.release.is_some(), "release", "release \"17.1\""),
     ] {
-        if !present {
+        // A misspelt or unreadable key of the block was reported; this would be its echo.
+        if !present && !nvidia.incomplete {
             out.push(
                 Diagnostic::new(
                     Code::NoHostDriver,
@@ -260,7 +263,7 @@ fn scheduler(model: &Model, host: &Host, gpus: &[GpuId], out: &mut Out) {
             "a configurable time slice needs vGPU software 9.0 or later".to_string(),
             "remove `time_slice`, or move to vGPU software 9.0 or later".to_string(),
         ))
-    } else if scheduler.is_none_or(|s| s.value == Scheduler::BestEffort) {
+    } else if scheduler.is_none_or(|s| s.value == Scheduler::BestEffort) && !nvidia.incomplete {
         Some((
             "a time slice applies only to equal or fixed share scheduling".to_string(),
             "add `scheduler equal_share` or `scheduler fixed_share`, or remove `time_slice`".to_string(),

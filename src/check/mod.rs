@@ -7,6 +7,7 @@ mod bitfusion;
 mod gpus;
 mod guest;
 mod host;
+mod ranges;
 pub mod tables;
 mod vgpu;
 mod vm;
@@ -62,7 +63,7 @@ pub fn check(model: &Model, diags: &mut Diagnostics) -> Analysis {
     vm::check(model, &mut analysis, &mut out);
     guest::check(model, &mut out);
     bitfusion::check(model, &mut out);
-    diags.extend(out);
+    diags.extend(ranges::collapse(model, out));
     analysis
 }
 

@@ -184,6 +184,9 @@ fn place_host(model: &Model, host_id: HostId, vms: &[VmId], analysis: &mut Analy
     let host = model.host(host_id);
     // A type the host cannot offer is reported once per host, not once per VM.
     let mut refused: Vec<&str> = Vec::new();
+    // A GPU whose declaration failed (reported) may be the one a type or a VM was meant for:
+    // what is not offered or does not fit then is not a finding of its own.
+    let gpu_unknown = host.gpus.iter().any(|&g| model.gpu(g).incomplete);
     let mut slots: Vec<Slot> = host
         .gpus
         .iter()
@@ -212,10 +215,11 @@ fn place_host(model: &Model, host_id: HostId, vms: &[VmId], analysis: &mut Analy
             if !offered(kind, slot.board, host, request.span, &mut refused, out) {
                 continue;
             }
-            if let Some(refusal) = slot.refusal(kind, host) {
-                out.push(over_capacity(model, slot, kind, request.span, vm_id, refusal));
+            match slot.refusal(kind, host) {
+                Some(refusal) => out.push(over_capacity(model, slot, kind, request.span, vm_id, refusal)),
+                // A refused vGPU takes no room: the VMs placed after it are not refused for it.
+                None => slot.occupants.push(Occupant { vm: vm_id, kind, span: request.span }),
             }
-            slot.occupants.push(Occupant { vm: vm_id, kind, span: request.span });
             analysis.vms[vm_id.index()].placements[i] = Some(pin.value);
         }
     }
@@ -226,7 +230,9 @@ fn place_host(model: &Model, host_id: HostId, vms: &[VmId], analysis: &mut Analy
                 continue;
             }
             let Some(kind) = slots.iter().find_map(|slot| slot.board.vgpu_type(&request.type_name)) else {
-                unknown_on_host(model, host, &request.type_name, request.span, out);
+                if !gpu_unknown {
+                    unknown_on_host(model, host, &request.type_name, request.span, out);
+                }
                 continue;
             };
             let offering: Vec<usize> = (0..slots.len()).filter(|&s| slots[s].board.vgpu_type(&request.type_name).is_some()).collect();
@@ -249,6 +255,7 @@ fn place_host(model: &Model, host_id: HostId, vms: &[VmId], analysis: &mut Analy
                 None if offering.iter().all(|&s| matches!(slots[s].refusal(kind, host), Some(Refusal::MigMismatch))) => {
                     out.push(over_capacity(model, &slots[offering[0]], kind, request.span, vm_id, Refusal::MigMismatch));
                 }
+                None if gpu_unknown => {}
                 None => {
                     let limit =
                         if offering.iter().all(|&s| slots[s].mode == VgpuMode::MixedSize) { kind.mixed_max.unwrap_or(0) } else { kind.max };
@@ -282,6 +289,10 @@ fn place_host(model: &Model, host_id: HostId, vms: &[VmId], analysis: &mut Analy
 /// 17 User Guide §2.1.1, §2.9.4). `refused` keeps one report per type and host.
 fn offered<'k>(kind: &'k VgpuType, board: &'k Board, host: &Host, span: Span, refused: &mut Vec<&'k str>, out: &mut Out) -> bool {
     let Some(problem) = not_offered(kind, board, host) else { return true };
+    // The product or release of a driver block that had a problem (reported) is a guess.
+    if host.nvidia.as_ref().is_some_and(|n| n.incomplete) {
+        return false;
+    }
     // A board the host's product or release cannot run is one mistake, however many types
     // and VMs land on it: reported once, at the host's driver, with the first VM beside it.
     let (key, at_host) = if problem.whole_board { (board.id.as_str(), true) } else { (kind.name.as_str(), false) };

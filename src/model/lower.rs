@@ -25,7 +25,14 @@ pub const MAX_ENTITIES: usize = 4_000_000;
 /// Past `limits.entities`, the entities read so far are still lowered and checked whole, and
 /// the rest is reported as not checked.
 pub(crate) fn lower<'s>(files: &[ast::File<'s>], catalog: Catalog, limits: crate::Limits, diags: &mut Diagnostics) -> Model {
-    let mut lowerer = Lowerer { model: Model { catalog, ..Model::default() }, diags, names: Names::default(), vm_spans: Vec::new() };
+    let mut lowerer = Lowerer {
+        model: Model { catalog, ..Model::default() },
+        diags,
+        names: Names::default(),
+        vm_spans: Vec::new(),
+        names_a_failed_declaration: false,
+        damaged: files.iter().flat_map(|file| file.damaged.iter().copied()).collect(),
+    };
     let mut entities: Vec<(EntityKind, Instance)> = Vec::new();
     'files: for file in files {
         for item in &file.items {
@@ -127,6 +134,8 @@ struct Names {
     hosts: HashMap<String, HostId>,
     vms: HashMap<String, VmId>,
     pools: HashMap<String, PoolId>,
+    /// Licences whose declaration failed (reported): a reference to one is not unknown.
+    failed_licenses: rustc_hash::FxHashSet<String>,
     /// Per host: GPU name to id.
     gpus: HashMap<HostId, HashMap<String, GpuId>>,
 }
@@ -137,6 +146,11 @@ struct Lowerer<'d> {
     names: Names,
     /// Name spans of declared VMs, by id (VM bodies are lowered after all names are known).
     vm_spans: Vec<Span>,
+    /// The VM being lowered names an entity whose declaration failed (reported there).
+    names_a_failed_declaration: bool,
+    /// Regions around syntax errors (reported): an entity whose body overlaps one may have
+    /// lost what the error cut out.
+    damaged: Vec<Span>,
 }
 
 impl Lowerer<'_> {
@@ -254,12 +268,14 @@ impl Lowerer<'_> {
                         "a licence is either a legacy license server (`server`) or an NLS client configuration token (`token`); keep one",
                     ),
                 );
+                self.names.failed_licenses.insert(inst.name.to_string());
                 return;
             }
             (None, None) => {
-                if r.attr("server").is_none() && r.attr("token").is_none() {
+                if r.absent("server") && r.absent("token") {
                     missing_with(self.diags, "licence", &inst.written(), inst.span(), "server", "add `server \"10.1.2.3\"` for a legacy license server, or `token \"client_configuration_token_<timestamp>.tok\"` for NLS".to_string());
                 }
+                self.names.failed_licenses.insert(inst.name.to_string());
                 return;
             }
         };
@@ -283,7 +299,7 @@ impl Lowerer<'_> {
                 .map_err(|why| invalid(self.diags, v.span, why, "e.g. `esxi \"8.0 U3\"`"))
                 .ok()
         });
-        if r.attr("esxi").is_none() {
+        if r.absent("esxi") {
             missing(self.diags, "host", &inst.written(), inst.span(), "esxi \"8.0 U3\"");
         }
         let system_id = r.attr("system_id").and_then(|a| string_value(a, self.diags)).filter(|s| {
@@ -312,6 +328,7 @@ impl Lowerer<'_> {
             (flag("above_4g_decoding", self.diags), flag("sr_iov", self.diags))
         });
         let nvidia = r.block("nvidia").map(|b| {
+            let reported_before = self.diags.len();
             let nr = Reader::new(&b.body, "nvidia", keys::NVIDIA.attrs, keys::NVIDIA.blocks, &[], self.diags);
             let product = nr
                 .attr("product")
@@ -347,7 +364,8 @@ impl Lowerer<'_> {
                 )
             });
             let time_slice = nr.attr("time_slice").and_then(|a| milliseconds(a, self.diags));
-            HostDriver { span: b.key.span, product, vib, release, scheduler, time_slice }
+            let incomplete = self.diags.len() > reported_before;
+            HostDriver { span: b.key.span, product, vib, release, scheduler, time_slice, incomplete }
         });
         // A host whose version is missing or unreadable (already reported) is kept, as the
         // newest ESXi, so that references to it resolve and no version rule fires on a guess.
@@ -382,6 +400,7 @@ impl Lowerer<'_> {
             );
             return;
         };
+        let reported_before = self.diags.len();
         let r = Reader::new(&block.body, "gpu", keys::GPU.attrs, keys::GPU.blocks, &[], self.diags);
         let id = GpuId(self.model.gpus.len() as u32);
         let host_name = self.model.host(host).name.clone();
@@ -428,7 +447,9 @@ impl Lowerer<'_> {
                 None => (None, a.span()),
             },
             None => {
-                missing(self.diags, "GPU", name.text, name.span, "model tesla-t4");
+                if r.absent("model") {
+                    missing(self.diags, "GPU", name.text, name.span, "model tesla-t4");
+                }
                 (None, name.span)
             }
         };
@@ -452,14 +473,16 @@ impl Lowerer<'_> {
                 }
             }),
             None => {
-                missing(self.diags, "GPU", name.text, name.span, "pci 0000:3b:00.0");
+                if r.absent("pci") {
+                    missing(self.diags, "GPU", name.text, name.span, "pci 0000:3b:00.0");
+                }
                 None
             }
         };
         let usage = match r.attr("use").and_then(|a| word(a, &[("passthrough", GpuUse::Passthrough), ("vgpu", GpuUse::Vgpu)], self.diags)) {
             Some(u) => u,
             None => {
-                if r.attr("use").is_none() {
+                if r.absent("use") {
                     missing_with(
                         self.diags,
                         "GPU",
@@ -479,7 +502,19 @@ impl Lowerer<'_> {
             })
             .unwrap_or(Spanned::new(VgpuMode::SameSize, name.span));
         let ecc = r.attr("ecc").and_then(|a| boolean(a, self.diags));
-        self.model.gpus.push(Gpu { name: name.text.to_string(), span: name.span, host, board, model_span, pci, usage, mode, ecc });
+        let incomplete = self.diags.len() > reported_before;
+        self.model.gpus.push(Gpu {
+            name: name.text.to_string(),
+            span: name.span,
+            host,
+            board,
+            model_span,
+            pci,
+            usage,
+            mode,
+            ecc,
+            incomplete,
+        });
         self.model.hosts[host.index()].gpus.push(id);
     }
 
@@ -494,16 +529,17 @@ impl Lowerer<'_> {
 
     fn vm(&mut self, inst: &Instance, slot: Option<VmId>) {
         let reported_before = self.diags.len();
+        self.names_a_failed_declaration = false;
         let r = Reader::new(inst.body, "vm", keys::VM.attrs, keys::VM.blocks, &["vgpu", "passthrough"], self.diags);
         let host = r.attr("host").and_then(|a| {
             let name = plain_name(a, self.diags)?;
             self.resolve_host(&name)
         });
-        if r.attr("host").is_none() {
+        if r.absent("host") {
             missing(self.diags, "VM", &inst.written(), inst.span(), "host esx14");
         }
         let memory = r.attr("memory").and_then(|a| size(a, self.diags));
-        if r.attr("memory").is_none() {
+        if r.absent("memory") {
             missing(self.diags, "VM", &inst.written(), inst.span(), "memory 64GiB");
         }
         let cpus = r.attr("cpus").and_then(|a| integer(a, 1, 768, self.diags)).map(|c| c.value as u32);
@@ -568,7 +604,13 @@ impl Lowerer<'_> {
             drs,
             snapshots,
             guest,
-            incomplete: self.diags.len() > reported_before,
+            incomplete: self.diags.len() > reported_before
+                || std::mem::take(&mut self.names_a_failed_declaration)
+                || self
+                    .damaged
+                    .iter()
+                    .any(|d| d.file == inst.body.span.file && d.start < inst.body.span.end && inst.body.span.start < d.end),
+            range: inst.pattern.range.as_ref().map(|_| inst.written().into()),
         });
     }
 
@@ -581,6 +623,10 @@ impl Lowerer<'_> {
             let name = plain_name(a, self.diags)?;
             match self.names.licenses.get(name.value) {
                 Some(&id) => Some(Spanned::new(id, name.span)),
+                None if self.names.failed_licenses.contains(name.value) => {
+                    self.names_a_failed_declaration = true;
+                    None
+                }
                 None => {
                     unknown(self.diags, "licence", &name, self.names.licenses.keys().map(String::as_str));
                     None
@@ -676,14 +722,16 @@ impl Lowerer<'_> {
                 None
             }
             (None, None) => {
-                missing_with(
-                    self.diags,
-                    "Bitfusion pool",
-                    &inst.written(),
-                    inst.span(),
-                    "flexdirect",
-                    "add `flexdirect \"1.x\"` (FlexDirect) or `bitfusion \"2.5\"` (vSphere Bitfusion)".to_string(),
-                );
+                if r.absent("flexdirect") && r.absent("bitfusion") {
+                    missing_with(
+                        self.diags,
+                        "Bitfusion pool",
+                        &inst.written(),
+                        inst.span(),
+                        "flexdirect",
+                        "add `flexdirect \"1.x\"` (FlexDirect) or `bitfusion \"2.5\"` (vSphere Bitfusion)".to_string(),
+                    );
+                }
                 None
             }
         };
@@ -702,7 +750,7 @@ impl Lowerer<'_> {
             };
             let sr = Reader::new(&b.body, "server", keys::POOL_SERVER.attrs, keys::POOL_SERVER.blocks, &[], self.diags);
             let address = sr.attr("address").and_then(|a| address(a, self.diags)).map(|s| s.value);
-            if sr.attr("address").is_none() {
+            if sr.absent("address") {
                 missing(self.diags, "Bitfusion server", name.text, name.span, "address \"10.1.3.11\"");
             }
             if let Some(first) = servers.iter().find(|s| s.name == name.text) {
@@ -758,7 +806,7 @@ impl Lowerer<'_> {
                 continue;
             }
             let address = cr.attr("address").and_then(|a| address(a, self.diags)).map(|s| s.value);
-            if cr.attr("address").is_none() {
+            if cr.absent("address") {
                 missing(self.diags, "Bitfusion client", name.text, name.span, "address \"10.1.4.20\"");
             }
             let mut unresolved_servers = false;
@@ -831,6 +879,9 @@ impl Lowerer<'_> {
 struct Reader<'a, 's> {
     attrs: SmallVec<[&'a Attribute<'s>; 12]>,
     blocks: SmallVec<[&'a ast::Block<'s>; 4]>,
+    /// Keys the kind does not take (reported), kept so that a misspelt required key is not
+    /// also reported missing.
+    unknown: SmallVec<[&'s str; 2]>,
 }
 
 impl<'a, 's> Reader<'a, 's> {
@@ -838,7 +889,7 @@ impl<'a, 's> Reader<'a, 's> {
     /// `repeatable` may appear more than once. Unknown keys (E0002), the wrong form (E0005)
     /// and repeats (E0004) are reported here.
     fn new(body: &'a Body<'s>, what: &str, attrs: &[&str], blocks: &[&str], repeatable: &[&str], diags: &mut Diagnostics) -> Self {
-        let mut reader = Reader { attrs: SmallVec::new(), blocks: SmallVec::new() };
+        let mut reader = Reader { attrs: SmallVec::new(), blocks: SmallVec::new(), unknown: SmallVec::new() };
         // Where each non-repeatable key was first given, by its index in `attrs ++ blocks`
         // (a kind takes a dozen keys at most, so a list beats hashing).
         let mut seen: SmallVec<[(usize, Span); 12]> = SmallVec::new();
@@ -855,6 +906,7 @@ impl<'a, 's> Reader<'a, 's> {
                     Diagnostic::new(Code::UnknownAttribute, format!("a {what} block has no `{k}`"), key.span, format!("unknown in {what}"))
                         .with_help(help),
                 );
+                reader.unknown.push(k);
                 continue;
             };
             let known = if index < attrs.len() { attrs[index] } else { blocks[index - attrs.len()] };
@@ -902,6 +954,13 @@ impl<'a, 's> Reader<'a, 's> {
             }
         }
         reader
+    }
+
+    /// `key` is not given, and no unknown key of the body is a misspelling of it: `memroy`
+    /// was reported with its did-you-mean, and "no `memory`" would be a second error for
+    /// one mistake.
+    fn absent(&self, key: &str) -> bool {
+        self.attr(key).is_none() && !self.unknown.iter().any(|u| suggest::closest(u, [key]).is_some())
     }
 
     fn attr(&self, key: &str) -> Option<&'a Attribute<'s>> {

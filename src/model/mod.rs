@@ -157,6 +157,8 @@ pub struct Installed {
     pub ecc_off: Vec<GpuId>,
     /// The nvidia module's `NVreg_RegistryDwords` value in place (`parameters "RmPVMRL=0x01"`).
     pub parameters: Option<Spanned<String>>,
+    /// The block had a problem already reported: what it leaves out may have been written.
+    pub incomplete: bool,
 }
 
 impl Installed {
@@ -212,6 +214,9 @@ pub struct HostDriver {
     pub scheduler: Option<Spanned<Scheduler>>,
     /// Time slice in milliseconds.
     pub time_slice: Option<Spanned<u32>>,
+    /// The block had a problem already reported (a misspelt key, an unreadable value): the
+    /// rule that asks for its `vib` and `release` stays silent.
+    pub incomplete: bool,
 }
 
 impl HostDriver {
@@ -241,6 +246,10 @@ pub struct Gpu {
     pub usage: Spanned<GpuUse>,
     pub mode: Spanned<VgpuMode>,
     pub ecc: Option<Spanned<bool>>,
+    /// Its declaration had a problem already reported (an unknown model, a misspelt key, an
+    /// unreadable `use`): its board, use or capacity are not known, so the placement rules
+    /// that would count on them stay silent.
+    pub incomplete: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -298,6 +307,9 @@ pub struct Vm {
     /// attribute): rules about what it leaves undeclared stay silent, since the user may have
     /// written it and been told so once.
     pub incomplete: bool,
+    /// The range as written (`dev[1..4]`) when the VM is one of a range's members, which
+    /// share one body: a fault of the body is reported once, naming the range.
+    pub range: Option<std::sync::Arc<str>>,
 }
 
 impl Vm {

@@ -13,6 +13,7 @@ impl Lowerer<'_> {
     }
 
     fn installed(&mut self, host: HostId, block: &ast::Block) -> Installed {
+        let reported_before = self.diags.len();
         let r = Reader::new(
             &block.body,
             "installed",
@@ -52,7 +53,20 @@ impl Lowerer<'_> {
         let mixed_size = self.host_gpus(host, r.attr("mixed_size"));
         let mig = self.host_gpus(host, r.attr("mig"));
         let ecc_off = self.host_gpus(host, r.attr("ecc_off"));
-        Installed { span: block.key.span, release, driver, graphics, assignment, passthrough, mixed_size, mig, ecc_off, parameters }
+        let incomplete = self.diags.len() > reported_before;
+        Installed {
+            span: block.key.span,
+            release,
+            driver,
+            graphics,
+            assignment,
+            passthrough,
+            mixed_size,
+            mig,
+            ecc_off,
+            parameters,
+            incomplete,
+        }
     }
 
     /// The host's own GPUs named in a list attribute (`passthrough g1, g2`).
