@@ -7,6 +7,7 @@ The simulator is built offline in GOPATH mode against Debian's golang-github-vmw
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import select
@@ -183,3 +184,110 @@ def wait_until(predicate: Callable[[], bool], timeout: float, step: float = 0.1)
 
 def nvidia_devices(host: vim.HostSystem) -> Iterable[vim.host.PciDevice]:
     return [d for d in host.hardware.pciDevice if d.vendorId & 0xFFFF == 0x10DE]
+
+
+class SshServer:
+    """An sshd of its own on a free localhost port, as the current user, so that a playbook
+    reaches "an ESXi host" over real SSH: host key, client key and configuration are generated
+    in `directory`; only the client key logs in. The remote shell's PATH is `path` (sshd's
+    SetEnv), which is how the CI stubs for esxcli, nvidia-smi and reboot are found there, as
+    ESXi's own commands are on a real host's PATH. A context manager that always stops it."""
+
+    SSHD = Path("/usr/sbin/sshd")
+
+    def __init__(self, directory: Path, path: str):
+        self.directory = directory
+        self.path = path
+        self.user = getpass.getuser()
+        self.port = 0
+        self.client_key = directory / "client_key"
+        self.log = directory / "sshd.log"
+        # Where clients keep their shared connections (Ansible: ANSIBLE_SSH_CONTROL_PATH_DIR),
+        # so that stop() can close them rather than leave them for ControlPersist to time out.
+        self.control_dir = directory / "control"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> "SshServer":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self, timeout: float = 30.0) -> None:
+        if not self.SSHD.exists():
+            raise RuntimeError(f"{self.SSHD} is missing: apt-get install openssh-server")
+        self.control_dir.mkdir(parents=True, exist_ok=True)
+        host_key = self.directory / "host_key"
+        for key in (host_key, self.client_key):
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "gpuc-vcsim", "-f", str(key)],
+                           check=True)
+        authorized = self.directory / "authorized_keys"
+        authorized.write_text(self.client_key.with_suffix(".pub").read_text())
+        config = self.directory / "sshd_config"
+        config.write_text("\n".join([
+            "ListenAddress 127.0.0.1",
+            f"HostKey {host_key}",
+            f"AuthorizedKeysFile {authorized}",
+            f"AllowUsers {self.user}",
+            "PidFile none",
+            "UsePAM no",
+            # The key files are in a temporary directory, not in the user's ~/.ssh.
+            "StrictModes no",
+            "PermitRootLogin prohibit-password",
+            "PubkeyAuthentication yes",
+            "PasswordAuthentication no",
+            "KbdInteractiveAuthentication no",
+            f"SetEnv PATH={self.path}",
+            # Ansible copies the runbook scripts with SFTP.
+            "Subsystem sftp internal-sftp",
+            "",
+        ]))
+        if os.geteuid() == 0:
+            # sshd started as root confines its pre-authentication child here; Debian's ssh
+            # service creates the directory when it starts, which a CI container never did.
+            Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
+        self.port = free_port()
+        self.process = subprocess.Popen([str(self.SSHD), "-D", "-f", str(config), "-p", str(self.port),
+                                         "-E", str(self.log)])
+        try:
+            self._wait_ready(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def ssh_command(self, *remote: str) -> list[str]:
+        return ["ssh", "-i", str(self.client_key), "-p", str(self.port), *self.client_options(),
+                "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", f"{self.user}@127.0.0.1", *remote]
+
+    @staticmethod
+    def client_options() -> list[str]:
+        """This server's host key is new every run: the client neither checks nor records it."""
+        return ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
+
+    def _wait_ready(self, timeout: float) -> None:
+        """Until a login with the client key runs a command (the port may open a moment earlier)."""
+        assert self.process is not None
+        deadline = time.monotonic() + timeout
+        refused = ""
+        while time.monotonic() < deadline and self.process.poll() is None:
+            attempt = subprocess.run(self.ssh_command("true"), capture_output=True, text=True, timeout=timeout)
+            if attempt.returncode == 0:
+                return
+            refused = attempt.stderr
+            time.sleep(0.2)
+        log = self.log.read_text() if self.log.exists() else ""
+        raise RuntimeError(f"sshd did not accept a login: {refused}\n{log[-4000:]}")
+
+    def stop(self) -> None:
+        for socket_path in self.control_dir.glob("*"):
+            subprocess.run(["ssh", "-o", f"ControlPath={socket_path}", "-O", "exit", "127.0.0.1"],
+                           capture_output=True, timeout=30)
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            self.process = None

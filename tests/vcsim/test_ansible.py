@@ -3,11 +3,12 @@
 gpuc builds `fleet.gpu`; the simulator is seeded from that spec (its hosts, clusters, GPUs with
 the catalog's PCI device ids and vGPU types, its VMs); the EMITTED playbook (`out/ansible/`) runs
 against it; pyVmomi reads the simulator back and the state must equal the spec. The host plays'
-runbook phases run on this machine (local connection, no SSH server needed) under the CI stubs
-for esxcli, nvidia-smi and friends (`.ci/stubs`, as `.ci/runbooks` uses them); the stubs' reboot
-also reboots the host in the simulator, as a real ESXi reboot would be seen by vCenter. The
-guest play needs a guest OS with the NVIDIA driver, which the simulator has not: it is skipped
-(`--skip-tags guests`) and only passes --syntax-check and ansible-lint (test_lint.py).
+runbook phases reach "the ESXi hosts" over real SSH: an sshd of the test's own on localhost
+(harness.SshServer) whose shell finds the CI stubs for esxcli, nvidia-smi and friends
+(`.ci/stubs`, as `.ci/runbooks` uses them) on its PATH; the stubs' reboot also reboots the host
+in the simulator, as a real ESXi reboot would be seen by vCenter. The guest play needs a guest
+OS with the NVIDIA driver, which the simulator has not: it is skipped (`--skip-tags guests`) and
+only passes --syntax-check and ansible-lint (test_lint.py).
 gpuc's own module (`library/gpuc_vm_pci_passthrough.py`) is also run on its own, from the build.
 """
 
@@ -115,14 +116,25 @@ def vgpu_profiles(vm: vim.VirtualMachine) -> list[str]:
             if isinstance(d.backing, vim.vm.device.VirtualPCIPassthrough.VmiopBackingInfo)]
 
 
-def overrides(sim: harness.Simulator, spec: dict[str, Any], built: Path, work: Path) -> Path:
-    """A second inventory for this machine: each host's runbook phases run here under the stubs,
-    with their own stub state, and their finished-phase records in a scratch folder."""
-    reboot_bin = work / "bin"
-    reboot_bin.mkdir(parents=True, exist_ok=True)
+@pytest.fixture(scope="session")
+def esxi_ssh(tmp_path_factory: pytest.TempPathFactory):
+    """The SSH server every host's runbook phases run through. Its shell's PATH has the CI stubs
+    and, before them, a `reboot` that runs the stubs' reboot and then reboots the host the phase
+    belongs to in the simulator."""
+    directory = tmp_path_factory.mktemp("sshd")
+    reboot_bin = directory / "bin"
+    reboot_bin.mkdir()
     reboot = reboot_bin / "reboot"
     reboot.write_text(f'#!/bin/sh\n"{STUBS}/reboot" && exec "{sys.executable}" "{harness.HERE / "reboot_host.py"}"\n')
     reboot.chmod(0o755)
+    with harness.SshServer(directory, f"{reboot_bin}:{STUBS}:{os.environ['PATH']}") as server:
+        yield server
+
+
+def overrides(sim: harness.Simulator, spec: dict[str, Any], built: Path, ssh: harness.SshServer, work: Path) -> Path:
+    """A second inventory for this machine: each host is reached over SSH on localhost, and its
+    runbook phases get their own stub state and keep their finished-phase records in a scratch
+    folder."""
     hosts = {}
     for name, host in spec["hosts"].items():
         state = work / "state" / name
@@ -133,10 +145,13 @@ def overrides(sim: harness.Simulator, spec: dict[str, Any], built: Path, work: P
         (state / "gpus").write_text("".join(p + "\n" for p in pcis))
         url = f"https://{harness.USERNAME}:{harness.PASSWORD}@127.0.0.1:{sim.port}/sdk"
         hosts[name] = {
+            "ansible_connection": "ssh", "ansible_host": "127.0.0.1", "ansible_port": ssh.port,
+            "ansible_user": ssh.user, "ansible_ssh_private_key_file": str(ssh.client_key),
+            "ansible_ssh_common_args": " ".join(ssh.client_options()),
             "runbook_folder": str(work / "datastore" / name),
             "runbook_environment": {
-                "PATH": f"{reboot_bin}:{STUBS}:{os.environ['PATH']}", "GPUC_STATE": str(state),
-                "GPUC_LOG": str(work / f"{name}.log"), "GPUC_VCSIM_URL": url, "GPUC_VCSIM_HOST": host["address"],
+                "GPUC_STATE": str(state), "GPUC_LOG": str(work / f"{name}.log"),
+                "GPUC_VCSIM_URL": url, "GPUC_VCSIM_HOST": host["address"],
             },
         }
     path = work / "this-machine.yml"
@@ -144,7 +159,7 @@ def overrides(sim: harness.Simulator, spec: dict[str, Any], built: Path, work: P
     return path
 
 
-def run_playbook(sim: harness.Simulator, spec: dict[str, Any], built: Path, work: Path,
+def run_playbook(sim: harness.Simulator, spec: dict[str, Any], built: Path, ssh: harness.SshServer, work: Path,
                  *options: str) -> tuple[int, dict[str, Any], float]:
     """Runs the emitted playbook; returns its exit code, the json callback's report and seconds."""
     connection = sim.connection_vars()
@@ -152,16 +167,17 @@ def run_playbook(sim: harness.Simulator, spec: dict[str, Any], built: Path, work
         "vcenter_hostname": connection["hostname"], "vcenter_port": connection["port"],
         "vcenter_username": connection["username"], "vcenter_password": connection["password"],
         "vcenter_datacenter": connection["datacenter"], "vcenter_validate_certs": False,
-        "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+        "ansible_python_interpreter": sys.executable,
         "reboot_wait_delay": 1, "reboot_wait_retries": 30,
     }
     extra_file = work / "extra-vars.json"
     extra_file.write_text(json.dumps(extra))
     env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_HOST_KEY_CHECKING="False",
-               ANSIBLE_LOCAL_TEMP=str(work / "ansible-tmp"), ANSIBLE_NOCOLOR="1")
+               ANSIBLE_LOCAL_TEMP=str(work / "ansible-tmp"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_SSH_CONTROL_PATH_DIR=str(ssh.control_dir))
     playbook = built / "ansible"
     command = [str(BIN / "ansible-playbook"), "-i", str(playbook / "inventory.yml"),
-               "-i", str(overrides(sim, spec, built, work)), "-e", f"@{extra_file}", "--skip-tags", "guests",
+               "-i", str(overrides(sim, spec, built, ssh, work)), "-e", f"@{extra_file}", "--skip-tags", "guests",
                *options, str(playbook / "site.yml")]
     started = time.monotonic()
     completed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
@@ -250,15 +266,15 @@ def gpu_vms(spec: dict[str, Any]) -> list[str]:
 
 
 def test_rollout_reaches_the_spec_and_a_second_run_changes_nothing(simulator_binary, seed, spec, built, host_datastores,
-                                                                  tmp_path):
+                                                                  esxi_ssh, tmp_path):
     with harness.Simulator(simulator_binary, seed) as sim:
         si = sim.connect()
         try:
-            rc, report, _ = run_playbook(sim, spec, built, tmp_path, "--check")
+            rc, report, _ = run_playbook(sim, spec, built, esxi_ssh, tmp_path, "--check")
             assert rc == 0, failed_tasks(report)
             assert_untouched(si, list(expected_hosts(spec)), list(spec["vms"]))
 
-            rc, report, seconds = run_playbook(sim, spec, built, tmp_path)
+            rc, report, seconds = run_playbook(sim, spec, built, esxi_ssh, tmp_path)
             assert rc == 0, failed_tasks(report)
             per_host = seconds_per_host(report)
             for name, want in expected_hosts(spec).items():
@@ -269,8 +285,10 @@ def test_rollout_reaches_the_spec_and_a_second_run_changes_nothing(simulator_bin
             for name in spec["hosts"]:
                 log = (tmp_path / f"{name}.log").read_text().splitlines()
                 assert "esxcli system maintenanceMode set --enable false" in log, name
+            # ... through the SSH server, as on real hosts.
+            assert f"Accepted publickey for {esxi_ssh.user} from 127.0.0.1" in esxi_ssh.log.read_text()
 
-            rc, report, _ = run_playbook(sim, spec, built, tmp_path)
+            rc, report, _ = run_playbook(sim, spec, built, esxi_ssh, tmp_path)
             assert rc == 0, failed_tasks(report)
             assert {host: stats["changed"] for host, stats in report["stats"].items()} == \
                 {host: 0 for host in report["stats"]}
@@ -283,12 +301,12 @@ def test_rollout_reaches_the_spec_and_a_second_run_changes_nothing(simulator_bin
         Path(os.environ["GPUC_VCSIM_TIMINGS"]).write_text(timings)
 
 
-def test_a_failed_host_stops_the_rollout(simulator_binary, seed, spec, built, host_datastores, tmp_path):
+def test_a_failed_host_stops_the_rollout(simulator_binary, seed, spec, built, host_datastores, esxi_ssh, tmp_path):
     # The second host of the first cluster fails its reboot; the host in no cluster comes after.
     failing, untouched = spec["hosts"]["a2"]["address"], spec["hosts"]["b1"]["address"]
     next(h for h in seed["hosts"] if h["name"] == failing)["fail"] = "reboot"
     with harness.Simulator(simulator_binary, seed) as sim:
-        rc, report, _ = run_playbook(sim, spec, built, tmp_path)
+        rc, report, _ = run_playbook(sim, spec, built, esxi_ssh, tmp_path)
         assert rc != 0
         assert [t for t in failed_tasks(report) if "Reboot the host" in t and "a2" in t], failed_tasks(report)
         si = sim.connect()
