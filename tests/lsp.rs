@@ -52,6 +52,18 @@ impl Client {
     }
 
     /// Sends a request and waits for its answer, setting aside the notifications before it.
+    /// The markdown of a hover that must be there.
+    fn hover(&mut self, file: &Url, position: Position) -> MarkupContent {
+        let hover = self
+            .request::<HoverRequest>(HoverParams {
+                text_document_position_params: at(file, position),
+                work_done_progress_params: Default::default(),
+            })
+            .expect("a hover");
+        let HoverContents::Markup(markup) = hover.contents else { panic!("markdown") };
+        markup
+    }
+
     fn request<R: lsp_types::request::Request>(&mut self, params: R::Params) -> R::Result {
         self.next_id += 1;
         let id = RequestId::from(self.next_id);
@@ -157,13 +169,7 @@ fn hover_on_a_vgpu_type_shows_its_profile_string_and_maxima() {
     let mut client = Client::start();
     let file = uri("tests/lsp-a40.gpu");
     client.open(&file, A40_HOST);
-    let hover = client
-        .request::<HoverRequest>(HoverParams {
-            text_document_position_params: at(&file, position_of(A40_HOST, "nvidia_a40-8q", 3)),
-            work_done_progress_params: Default::default(),
-        })
-        .expect("a hover");
-    let HoverContents::Markup(markup) = hover.contents else { panic!("markdown") };
+    let markup = client.hover(&file, position_of(A40_HOST, "nvidia_a40-8q", 3));
     assert!(markup.value.contains("vSphere profile string: `nvidia_a40-8q`"), "{}", markup.value);
     assert!(markup.value.contains("NVIDIA name: A40-8Q"), "{}", markup.value);
     assert!(markup.value.contains("max per GPU: 6"), "{}", markup.value);
@@ -174,13 +180,7 @@ fn hover_on_a_vm_shows_what_the_compiler_derived() {
     let mut client = Client::start();
     let file = uri("tests/lsp-a40.gpu");
     client.open(&file, A40_HOST);
-    let hover = client
-        .request::<HoverRequest>(HoverParams {
-            text_document_position_params: at(&file, position_of(A40_HOST, "cad1", 1)),
-            work_done_progress_params: Default::default(),
-        })
-        .expect("a hover");
-    let HoverContents::Markup(markup) = hover.contents else { panic!("markdown") };
+    let markup = client.hover(&file, position_of(A40_HOST, "cad1", 1));
     assert!(markup.value.contains("memory reservation: 16GiB"), "{}", markup.value);
     assert!(markup.value.contains("vgpu nvidia_a40-8q: on esx30.g0"), "{}", markup.value);
 }
