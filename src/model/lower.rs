@@ -56,7 +56,9 @@ pub(crate) fn lower<'s>(files: &[ast::File<'s>], catalog: Catalog, limits: crate
                     );
                     break 'files;
                 }
-                let instance = |name| (entity.kind, Instance { name, pattern: &entity.name, body: &entity.body });
+                // One shared copy of `dev[1..4]` for all members of a range.
+                let range: Option<std::sync::Arc<str>> = entity.name.range.as_ref().map(|_| written(&entity.name).into());
+                let instance = |name| (entity.kind, Instance { name, pattern: &entity.name, body: &entity.body, range: range.clone() });
                 match names {
                     Declared::One(name) => entities.push(instance(Cow::Borrowed(name))),
                     Declared::Range { base, first, last, width } => {
@@ -97,15 +99,21 @@ struct Instance<'a, 's> {
     name: Cow<'s, str>,
     pattern: &'a ast::NamePattern<'s>,
     body: &'a Body<'s>,
+    /// The range as written, when the instance is a member of one.
+    range: Option<std::sync::Arc<str>>,
+}
+
+/// The name as written (`dev[1..4]`), for messages about the shared body.
+fn written(pattern: &ast::NamePattern) -> String {
+    match &pattern.range {
+        Some(r) => format!("{}[{}..{}]", pattern.ident.text, r.first.text, r.last.text),
+        None => pattern.ident.text.to_string(),
+    }
 }
 
 impl Instance<'_, '_> {
-    /// The name as written (`dev[1..4]`), for messages about the shared body.
     fn written(&self) -> String {
-        match &self.pattern.range {
-            Some(r) => format!("{}[{}..{}]", self.pattern.ident.text, r.first.text, r.last.text),
-            None => self.pattern.ident.text.to_string(),
-        }
+        written(self.pattern)
     }
 
     fn span(&self) -> Span {
@@ -610,7 +618,7 @@ impl Lowerer<'_> {
                     .damaged
                     .iter()
                     .any(|d| d.file == inst.body.span.file && d.start < inst.body.span.end && inst.body.span.start < d.end),
-            range: inst.pattern.range.as_ref().map(|_| inst.written().into()),
+            range: inst.range.clone(),
         });
     }
 
