@@ -5,6 +5,7 @@
 use crate::diagnostics::{Code, Diagnostic};
 use crate::quantity::{ByteSize, Version};
 use crate::source::{FileId, Span};
+use rustc_hash::FxHashMap;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 
@@ -159,6 +160,10 @@ pub struct Board {
     pub last_release: Option<Version>,
     pub mig: Option<Mig>,
     pub vgpu_types: Vec<VgpuType>,
+    /// Each type's lower-cased profile and name to its index, first type first: every VM's
+    /// vGPU is looked up several times, and a linear case-insensitive scan of up to 40 types
+    /// per lookup was a tenth of a large estate's build.
+    type_index: FxHashMap<String, usize>,
     pub sources: BTreeMap<String, String>,
     /// Where sources disagree, or what stays unconfirmed.
     pub notes: Vec<String>,
@@ -191,9 +196,13 @@ impl Board {
         self.mmio.unwrap_or(ByteSize(self.bar1.0.saturating_mul(2)))
     }
 
-    /// A type by NVIDIA's name or by vSphere's profile string.
+    /// A type by NVIDIA's name or by vSphere's profile string. Names as lowering keeps them
+    /// (lower case) are found in the index; any other spelling by [`VgpuType::is_named`].
     pub fn vgpu_type(&self, name: &str) -> Option<&VgpuType> {
-        self.vgpu_types.iter().find(|t| t.is_named(name))
+        match self.type_index.get(name) {
+            Some(&index) => Some(&self.vgpu_types[index]),
+            None => self.vgpu_types.iter().find(|t| t.is_named(name)),
+        }
     }
 
     /// The type a misspelt profile means: `grid_a40-8q` for `nvidia_a40-8q`.
@@ -521,6 +530,7 @@ pub fn parse_boards(file: FileId, text: &str) -> Result<Vec<Board>, Vec<Diagnost
             first_release,
             last_release,
             mig,
+            type_index: type_index(&types),
             vgpu_types: types,
             sources: rb.sources,
             notes: rb.notes,
@@ -531,6 +541,18 @@ pub fn parse_boards(file: FileId, text: &str) -> Result<Vec<Board>, Vec<Diagnost
     } else {
         Err(problems)
     }
+}
+
+/// The index of [`Board::vgpu_type`]: profile then name of each type in order, the first
+/// type to claim a key keeping it, as the linear scan would find it.
+fn type_index(types: &[VgpuType]) -> FxHashMap<String, usize> {
+    let mut index = FxHashMap::default();
+    for (i, t) in types.iter().enumerate() {
+        for key in [t.profile.to_ascii_lowercase(), t.name.to_ascii_lowercase()] {
+            index.entry(key).or_insert(i);
+        }
+    }
+    index
 }
 
 /// A board's MIG geometry, each placement within the board's slots.
