@@ -266,17 +266,23 @@ fn compile(paths: &[PathBuf], options: &CheckOptions) -> Result<Checked, ExitCod
         }
         Err(panic) => return Err(internal_error(&panic)),
     };
-    if report::print(&checked, options.format).is_err() {
-        return Err(ExitCode::from(EXIT_USAGE));
-    }
-    if checked.has_errors() {
-        return Err(ExitCode::from(EXIT_SPEC));
-    }
-    if let Some(denied) = report::denied_warnings(&checked.diagnostics).filter(|_| options.deny_warnings) {
+    let failed = if report::print(&checked, options.format).is_err() {
+        Some(EXIT_USAGE)
+    } else if checked.has_errors() {
+        Some(EXIT_SPEC)
+    } else if let Some(denied) = report::denied_warnings(&checked.diagnostics).filter(|_| options.deny_warnings) {
         eprintln!("error: {denied}");
-        return Err(ExitCode::from(EXIT_SPEC));
+        Some(EXIT_SPEC)
+    } else {
+        None
+    };
+    match failed {
+        Some(code) => {
+            exit_without_freeing(checked);
+            Err(ExitCode::from(code))
+        }
+        None => Ok(checked),
     }
-    Ok(checked)
 }
 
 fn planned(checked: &Checked) -> Result<crate::plan::Plan, ExitCode> {

@@ -108,12 +108,12 @@ pub(super) fn unreadable(root: &RootUnreadable) -> Checked {
 const JSON_REPORT_VERSION: u32 = 1;
 
 #[derive(Serialize)]
-struct JsonReport {
+struct JsonReport<'a> {
     version: u32,
     ok: bool,
     summary: JsonSummary,
     diagnostics: Vec<JsonDiagnostic>,
-    vms: Vec<JsonVm>,
+    vms: VmFacts<'a>,
 }
 
 #[derive(Serialize)]
@@ -124,9 +124,9 @@ struct JsonSummary {
 
 /// The derived facts of one VM.
 #[derive(Serialize)]
-struct JsonVm {
-    name: String,
-    host: Option<String>,
+struct JsonVm<'a> {
+    name: &'a str,
+    host: Option<&'a str>,
     /// `efi` when the GPUs require it or it is declared; `bios` when declared; else null.
     firmware: Option<&'static str>,
     efi_required: bool,
@@ -135,22 +135,26 @@ struct JsonVm {
     memory_mb: u64,
     reservation_mb: Option<u64>,
     passthrough: Vec<String>,
-    vgpus: Vec<JsonVgpu>,
+    vgpus: Vec<JsonVgpu<'a>>,
 }
 
 #[derive(Serialize)]
-struct JsonVgpu {
+struct JsonVgpu<'a> {
     #[serde(rename = "type")]
-    kind: String,
+    kind: &'a str,
     /// The GPU the vGPU was placed on (`host.gpu`); null when it could not be placed.
     gpu: Option<String>,
 }
 
-fn vm_facts(checked: &Checked) -> Vec<JsonVm> {
-    let model: &Model = &checked.model;
-    model
-        .vm_ids()
-        .filter_map(|id| {
+/// Every VM's facts, made one at a time while the report is written: a 100,000-host estate
+/// has a million VMs, whose facts would otherwise be held twice, as records and as text.
+struct VmFacts<'a>(&'a Checked);
+
+impl Serialize for VmFacts<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let checked = self.0;
+        let model: &Model = &checked.model;
+        serializer.collect_seq(model.vm_ids().filter_map(|id| {
             let vm = model.vm(id);
             let facts = checked.analysis.vms.get(id.index())?;
             let firmware = match vm.firmware.as_ref().map(|f| f.value) {
@@ -159,8 +163,8 @@ fn vm_facts(checked: &Checked) -> Vec<JsonVm> {
                 None => facts.efi.then_some("efi"),
             };
             Some(JsonVm {
-                name: vm.name.clone(),
-                host: vm.host.map(|h| model.host(h).name.clone()),
+                name: &vm.name,
+                host: vm.host.map(|h| model.host(h).name.as_str()),
                 firmware,
                 efi_required: facts.efi,
                 use_64bit_mmio: facts.mmio.is_some(),
@@ -173,13 +177,13 @@ fn vm_facts(checked: &Checked) -> Vec<JsonVm> {
                     .iter()
                     .enumerate()
                     .map(|(i, r)| JsonVgpu {
-                        kind: r.type_name.clone(),
+                        kind: &r.type_name,
                         gpu: facts.placements.get(i).copied().flatten().map(|g| model.gpu_label(g)),
                     })
                     .collect(),
             })
-        })
-        .collect()
+        }))
+    }
 }
 
 fn print_json(checked: &Checked) -> std::io::Result<()> {
@@ -190,7 +194,10 @@ fn print_json(checked: &Checked) -> std::io::Result<()> {
         ok: errors == 0,
         summary: JsonSummary { errors, warnings: checked.diagnostics.len() - errors },
         diagnostics,
-        vms: vm_facts(checked),
+        vms: VmFacts(checked),
     };
-    write_stdout(&pretty_json(&report)?)
+    let mut out = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    serde_json::to_writer_pretty(&mut out, &report).map_err(std::io::Error::other)?;
+    out.write_all(b"\n")?;
+    out.flush()
 }
