@@ -2,8 +2,9 @@
 /// strings and vectors, and glibc's malloc spent a sixth of a 10,000-host check in
 /// malloc/free/consolidate (perf, PERFORMANCE.md).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: gpuc_alloc::MiMalloc = gpuc_alloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
+    gpuc_alloc::return_freed_memory_promptly();
     gpuc::cli::run(std::env::args_os())
 }
