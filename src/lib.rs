@@ -90,9 +90,8 @@ pub fn check(input: &Input, fs: &dyn load::FileSystem) -> Result<Checked, load::
         });
     }
     let damaged: Vec<source::Span> = loaded.files.iter().flat_map(|file| file.damaged.iter().copied()).collect();
-    let model = model::lower::lower(&loaded.files, loaded.catalog, input.limits, &mut diags);
-    // The trees are done with: free them before checking builds its facts.
-    drop(loaded.files);
+    // Lowering takes the trees and frees them as it goes, before checking builds its facts.
+    let model = model::lower::lower(loaded.files, loaded.catalog, input.limits, &mut diags);
     let analysis = check::check(&model, &mut diags);
     let inside_damaged = |d: &Diagnostic| {
         let at = d.primary.span;

@@ -21,10 +21,12 @@ pub const MAX_RANGE: u64 = 100_000;
 /// times the largest estate the tool is built for (100,000 hosts with about a million VMs).
 pub const MAX_ENTITIES: usize = 4_000_000;
 
-/// Lowers parsed files, in the order given, into one model.
+/// Lowers parsed files, in the order given, into one model. It takes the trees so that each
+/// entity's body is freed once lowered: at 100,000 hosts the trees take a gigabyte, as much as
+/// the model built from them, and both need not be whole at once.
 /// Past `limits.entities`, the entities read so far are still lowered and checked whole, and
 /// the rest is reported as not checked.
-pub(crate) fn lower<'s>(files: &[ast::File<'s>], catalog: Catalog, limits: crate::Limits, diags: &mut Diagnostics) -> Model {
+pub(crate) fn lower<'s>(files: Vec<ast::File<'s>>, catalog: Catalog, limits: crate::Limits, diags: &mut Diagnostics) -> Model {
     let mut lowerer = Lowerer {
         model: Model { catalog, ..Model::default() },
         diags,
@@ -33,12 +35,16 @@ pub(crate) fn lower<'s>(files: &[ast::File<'s>], catalog: Catalog, limits: crate
         names_a_failed_declaration: false,
         damaged: files.iter().flat_map(|file| file.damaged.iter().copied()).collect(),
     };
-    let mut entities: Vec<(EntityKind, Instance)> = Vec::new();
-    'files: for file in files {
-        for item in &file.items {
+    let mut files = files;
+    // Each entity stays in its tree, reached through `declared`, so nothing is copied.
+    let mut declared: Vec<&mut ast::Entity<'s>> = Vec::new();
+    let mut members: Vec<Member<'s>> = Vec::new();
+    members.reserve_exact(files.iter().map(|file| file.items.len()).sum());
+    'files: for file in &mut files {
+        for item in &mut file.items {
             if let ast::Item::Entity(entity) = item {
                 let Some(names) = lowerer.expand(entity) else { continue };
-                if entities.len() + names.len() > limits.entities {
+                if members.len() + names.len() > limits.entities {
                     lowerer.diags.push(
                         Diagnostic::new(
                             Code::InvalidRange,
@@ -51,56 +57,82 @@ pub(crate) fn lower<'s>(files: &[ast::File<'s>], catalog: Catalog, limits: crate
                         )
                         .with_help(format!(
                             "the {} entities declared before it were checked; split the estate and compile its parts separately",
-                            entities.len()
+                            members.len()
                         )),
                     );
                     break 'files;
                 }
                 // One shared copy of `dev[1..4]` for all members of a range.
                 let range: Option<std::sync::Arc<str>> = entity.name.range.as_ref().map(|_| written(&entity.name).into());
-                let instance = |name| (entity.kind, Instance { name, pattern: &entity.name, body: &entity.body, range: range.clone() });
+                let index = declared.len();
+                let member = |name| Member { kind: entity.kind, entity: index, name, range: range.clone() };
                 match names {
-                    Declared::One(name) => entities.push(instance(Cow::Borrowed(name))),
+                    Declared::One(name) => members.push(member(Cow::Borrowed(name))),
                     Declared::Range { base, first, last, width } => {
-                        entities.extend((first..=last).map(|n| instance(Cow::Owned(format!("{base}{n:0width$}")))))
+                        members.extend((first..=last).map(|n| member(Cow::Owned(format!("{base}{n:0width$}")))))
                     }
                 }
+                declared.push(entity);
             }
         }
     }
     // Licences and hosts first (their GPUs are what VMs refer to), then VM names (what pools
     // refer to), then VM bodies, then pools.
-    for (kind, inst) in &entities {
-        match kind {
-            EntityKind::License => lowerer.license(inst),
-            EntityKind::Host => lowerer.host(inst),
+    let count = |kind| members.iter().filter(|m| m.kind == kind).count();
+    lowerer.names.hosts.reserve(count(EntityKind::Host));
+    lowerer.names.vms.reserve(count(EntityKind::Vm));
+    for member in &members {
+        match member.kind {
+            EntityKind::License => lowerer.license(&member.instance(&declared)),
+            EntityKind::Host => lowerer.host(&member.instance(&declared)),
             _ => {}
         }
     }
-    let vm_instances: Vec<&Instance> = entities.iter().filter(|(k, _)| *k == EntityKind::Vm).map(|(_, i)| i).collect();
-    // Exact sizes: a VM is 400 bytes, and doubling would leave up to half the list unused.
-    lowerer.model.vms.reserve_exact(vm_instances.len());
-    lowerer.vm_spans.reserve_exact(vm_instances.len());
-    let vm_slots: Vec<Option<VmId>> = vm_instances.iter().map(|inst| lowerer.declare_vm(inst)).collect();
-    for (inst, slot) in vm_instances.iter().zip(vm_slots) {
-        lowerer.vm(inst, slot);
+    for entity in declared.iter_mut().filter(|e| matches!(e.kind, EntityKind::License | EntityKind::Host)) {
+        entity.body.entries = Vec::new();
     }
-    for (kind, inst) in &entities {
-        if *kind == EntityKind::Bitfusion {
-            lowerer.pool(inst);
+    let vm_members: Vec<&Member> = members.iter().filter(|m| m.kind == EntityKind::Vm).collect();
+    // Exact sizes: a VM is 400 bytes, and doubling would leave up to half the list unused.
+    lowerer.model.vms.reserve_exact(vm_members.len());
+    lowerer.vm_spans.reserve_exact(vm_members.len());
+    let vm_slots: Vec<Option<VmId>> = vm_members.iter().map(|m| lowerer.declare_vm(&m.instance(&declared))).collect();
+    for (k, (member, slot)) in vm_members.iter().zip(vm_slots).enumerate() {
+        lowerer.vm(&member.instance(&declared), slot);
+        // The last member of its entity (a range's members share one body): done with it.
+        if vm_members.get(k + 1).is_none_or(|next| next.entity != member.entity) {
+            declared[member.entity].body.entries = Vec::new();
         }
+    }
+    for member in members.iter().filter(|m| m.kind == EntityKind::Bitfusion) {
+        lowerer.pool(&member.instance(&declared));
     }
     lowerer.model
 }
 
-/// One entity after range expansion: `dev[1..4]` gives four instances sharing one body.
-struct Instance<'a, 's> {
+/// One name an entity declares: `dev[1..4]` gives four members sharing one declaration.
+struct Member<'s> {
+    kind: EntityKind,
+    /// Its declaration, in `lower`'s list.
+    entity: usize,
     /// Borrowed from the source unless the range made it.
     name: Cow<'s, str>,
+    /// The range as written, when the member is one of a range's.
+    range: Option<std::sync::Arc<str>>,
+}
+
+impl<'s> Member<'s> {
+    fn instance<'a>(&'a self, declared: &'a [&mut ast::Entity<'s>]) -> Instance<'a, 's> {
+        let entity = &*declared[self.entity];
+        Instance { name: &self.name, pattern: &entity.name, body: &entity.body, range: self.range.as_ref() }
+    }
+}
+
+/// A member with its declaration, as the entity lowerings read it.
+struct Instance<'a, 's> {
+    name: &'a str,
     pattern: &'a ast::NamePattern<'s>,
     body: &'a Body<'s>,
-    /// The range as written, when the instance is a member of one.
-    range: Option<std::sync::Arc<str>>,
+    range: Option<&'a std::sync::Arc<str>>,
 }
 
 /// The name as written (`dev[1..4]`), for messages about the shared body.
@@ -287,7 +319,7 @@ impl Lowerer<'_> {
                 return;
             }
         };
-        if self.declare(|n| &mut n.licenses, "licence", &inst.name, inst.span(), id, |l, id| l.model.license(id).span) {
+        if self.declare(|n| &mut n.licenses, "licence", inst.name, inst.span(), id, |l, id| l.model.license(id).span) {
             self.model.licenses.push(License { name: inst.name.to_string(), span: inst.span(), kind });
         }
     }
@@ -295,11 +327,11 @@ impl Lowerer<'_> {
     fn host(&mut self, inst: &Instance) {
         let r = Reader::new(inst.body, "host", keys::HOST.attrs, keys::HOST.blocks, &["gpu"], self.diags);
         let id = HostId(self.model.hosts.len() as u32);
-        if !self.declare(|n| &mut n.hosts, "host", &inst.name, inst.span(), id, |l, id| l.model.host(id).span) {
+        if !self.declare(|n| &mut n.hosts, "host", inst.name, inst.span(), id, |l, id| l.model.host(id).span) {
             return;
         }
         // In a range, `{name}` in the address stands for each host's own name.
-        let address = r.attr("address").and_then(|a| address(a, self.diags)).map(|s| s.value.replace("{name}", &inst.name));
+        let address = r.attr("address").and_then(|a| address(a, self.diags)).map(|s| s.value.replace("{name}", inst.name));
         let esxi = r.attr("esxi").and_then(|a| {
             let v = version_text(a, self.diags)?;
             EsxiVersion::parse(&v.value)
@@ -528,7 +560,7 @@ impl Lowerer<'_> {
 
     fn declare_vm(&mut self, inst: &Instance) -> Option<VmId> {
         let id = VmId(self.vm_spans.len() as u32);
-        let fresh = self.declare(|n| &mut n.vms, "VM", &inst.name, inst.span(), id, |l, id| l.vm_spans[id.index()]);
+        let fresh = self.declare(|n| &mut n.vms, "VM", inst.name, inst.span(), id, |l, id| l.vm_spans[id.index()]);
         fresh.then(|| {
             self.vm_spans.push(inst.span());
             id
@@ -618,7 +650,7 @@ impl Lowerer<'_> {
                     .damaged
                     .iter()
                     .any(|d| d.file == inst.body.span.file && d.start < inst.body.span.end && inst.body.span.start < d.end),
-            range: inst.range.clone(),
+            range: inst.range.cloned(),
         });
     }
 
@@ -715,7 +747,7 @@ impl Lowerer<'_> {
     fn pool(&mut self, inst: &Instance) {
         let r = Reader::new(inst.body, "bitfusion", keys::BITFUSION.attrs, keys::BITFUSION.blocks, &["server", "client"], self.diags);
         let id = PoolId(self.model.pools.len() as u32);
-        if !self.declare(|n| &mut n.pools, "Bitfusion pool", &inst.name, inst.span(), id, |l, id| l.model.pools[id.index()].span) {
+        if !self.declare(|n| &mut n.pools, "Bitfusion pool", inst.name, inst.span(), id, |l, id| l.model.pools[id.index()].span) {
             return;
         }
         let product = match (r.attr("flexdirect"), r.attr("bitfusion")) {
@@ -859,7 +891,7 @@ impl Lowerer<'_> {
         if let Some(product) = product {
             self.model.pools.push(Pool { name: inst.name.to_string(), span: inst.span(), product, servers, clients });
         } else {
-            self.names.pools.remove(inst.name.as_ref());
+            self.names.pools.remove(inst.name);
         }
     }
 
