@@ -13,7 +13,9 @@ const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// second later (mimalloc's default purge delay). Lowering a 100,000-host estate frees its
 /// gigabyte of syntax trees while it builds the model; with the delay, most of the freed trees
 /// were still resident when the model was complete, and the peak was 1.7-1.8 GB instead of
-/// 1.5 GB (PERFORMANCE.md).
+/// 1.5 GB (PERFORMANCE.md). For a small estate the delay is cheaper: at 10,000 hosts,
+/// returning pages at once costs a sixth more time in page faults, so gpuc asks for it only
+/// before a large estate.
 pub fn return_freed_memory_promptly() {
     // SAFETY: `mi_option_set` stores an integer in mimalloc's option table; mimalloc
     // documents that options may be set at any time, from any thread.
