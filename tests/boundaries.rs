@@ -50,6 +50,35 @@ fn ai_enterprise_from_vgpu_13_and_c_series_only_with_it_from_13() {
 }
 
 #[test]
+fn a_type_newer_than_its_board_from_its_own_first_release() {
+    // The A30 runs from 13.x; its A30-2-12CME only from 15.0: its 2g.12gb+me GPU instance exists
+    // from the R525 driver (NVIDIA MIG User Guide, "A30 MIG Profiles"), and R525 is vGPU 15.
+    let on = |release: &str| {
+        format!(
+            "{NLS}host h {{\n  esxi \"8.0 U3\"\n  bios {{ above_4g_decoding true  sr_iov true }}\n  nvidia {{ product ai_enterprise  release \"{release}\"  vib \"/vmfs/volumes/ds1/NVD-AIE-800.zip\" }}\n  gpu g0 {{ model nvidia-a30 pci 0000:17:00.0 use vgpu mode mig }}\n}}\nvm v {{\n  host h\n  memory 64GiB\n  firmware efi\n  vgpu A30-2-12CME\n  guest {{ os linux license nls }}\n}}\n"
+        )
+    };
+    expect(&[(on("14.4"), &[Code::VgpuTypeRelease]), (on("15.0"), &[]), (on("13.0").replace("A30-2-12CME", "A30-2-12C"), &[])]);
+}
+
+#[test]
+fn a_board_runs_to_the_last_update_of_its_last_release() {
+    // A site catalog that ends its board at `last_release: "16.0"`: every 16.x takes it, 17.0 does not.
+    const SITE: &str = "boards:\n  - id: tesla-p6\n    name: NVIDIA Tesla P6\n    architecture: pascal\n    device_id: \"1bb4\"\n    gpus_per_board: 1\n    framebuffer: 16GiB\n    bar1: 256MiB\n    ecc_default: true\n    products: [vgpu]\n    first_release: \"6.0\"\n    last_release: \"16.0\"\n    vgpu_types:\n      - { name: P6-8Q, profile: grid_p6-8q, series: Q, framebuffer: 8GiB, max: 2 }\n    sources:\n      pci: \"pci.ids: 10de:1bb4 GP104GL [Tesla P6]\"\n      bar1: \"assumed 256 MB like the Tesla P4\"\n      vgpu: \"NVIDIA vGPU User Guide, Tesla P6 vGPU types\"\n      profile: \"the site's ESXi logs\"\n      release: \"the site's record: its P6 hosts stay on vGPU 16.x\"\n";
+    let on = |release: &str| {
+        let spec = format!(
+            "catalog \"site.yaml\"\n{NLS}host h {{\n  esxi \"8.0 U3\"\n  nvidia {{ release \"{release}\"  vib \"/vmfs/volumes/ds1/NVIDIA-host-driver.vib\" }}\n  gpu g0 {{ model tesla-p6 pci 0000:3b:00.0 use vgpu }}\n}}\nvm v {{\n  host h\n  memory 16GiB\n  vgpu grid_p6-8q\n  guest {{ os linux license nls }}\n}}\n"
+        );
+        let fs = common::Memory([("spec.gpu", spec), ("site.yaml", SITE.to_string())].into_iter().map(|(p, t)| (p.into(), t)).collect());
+        let input = gpuc::Input { files: vec!["spec.gpu".into()], ..Default::default() };
+        gpuc::check(&input, &fs).expect("in memory").diagnostics.iter().map(|d| d.code).collect::<Vec<Code>>()
+    };
+    assert_eq!(on("16.0"), []);
+    assert_eq!(on("16.9"), []);
+    assert_eq!(on("17.0"), [Code::VgpuTypeRelease]);
+}
+
+#[test]
 fn ecc_with_vgpu_from_9() {
     expect(&[
         (format!("{SERVER}{}", v100("6.7.0 U1", "8.0", "", "ecc on", "grid_v100d-8q", "license main")), &[Code::EccWithVgpu]),

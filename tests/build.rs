@@ -211,6 +211,20 @@ fn ecc_is_disabled_only_before_vgpu_9() {
 }
 
 #[test]
+fn ecc_declared_off_is_disabled_on_every_release() {
+    // R14: a GPU may state the ECC it wants. `ecc off` is a runbook step whether the release
+    // needs it (8.0) or not (9.0); `ecc on` from 9.0, or nothing said, is left alone.
+    let spec = |release: &str, ecc: &str| {
+        format!(
+            "license l {{ server \"10.0.0.1\" }}\nhost h {{ address \"h\" esxi \"6.7.0 U3\" nvidia {{ vib \"/vmfs/volumes/d/nvidia.vib\" release \"{release}\" }} gpu g {{ model tesla-v100d-32gb pci 0000:3b:00.0 use vgpu {ecc} }} }}\nvm v {{ host h memory 16GiB vgpu grid_v100d-8q guest {{ license l }} }}\n"
+        )
+    };
+    assert!(runbook(&build_text(&spec("8.0", "ecc off")), "h").contains("nvidia-smi -i 0000:3b:00.0 -e 0"));
+    assert!(runbook(&build_text(&spec("9.0", "ecc off")), "h").contains("nvidia-smi -i 0000:3b:00.0 -e 0"));
+    assert!(!runbook(&build_text(&spec("9.0", "ecc on")), "h").contains("-e 0"));
+}
+
+#[test]
 fn two_p100_passthrough_fragment_holds_the_guide_settings() {
     let artefacts = build(Path::new("examples/lab.gpu"));
     let vmx = file(&artefacts, "vms/trainer.vmx");

@@ -104,6 +104,20 @@ fn mig_backed_vgpus_fit_the_boards_instance_geometry() {
 }
 
 #[test]
+fn a_media_extension_instance_is_one_per_gpu_with_slots_to_spare() {
+    // NVIDIA MIG User Guide, "A100 MIG Profiles": one 1g.10gb+me per GPU. One is placed; a
+    // second on the same GPU is refused although seven slots are free; unpinned, it goes to g1.
+    let mig_host = host("h", "8.0 U3", "ai_enterprise", "a100-pcie-80gb", "mig");
+    let one = format!("{NLS}{mig_host}{}", vm("a", "h", "A100D-1-10CME on h.g0", ""));
+    assert!(codes(&one).is_empty(), "{:?}", codes(&one));
+    let checked = common::check_text(&format!("{one}{}", vm("b", "h", "A100D-1-10CME on h.g0", "")));
+    let d = checked.diagnostics.iter().find(|d| d.code == Code::VgpuCapacity).expect("E1001");
+    assert_eq!(checked.diagnostics.len(), 1, "{}", common::rendered(&checked));
+    assert!(d.notes.iter().any(|n| n.contains("1 of 8 memory slots used")), "{:?}", d.notes);
+    assert!(codes(&format!("{one}{}", vm("b", "h", "A100D-1-10CME", ""))).is_empty());
+}
+
+#[test]
 fn the_rtx_pro_6000_blackwell_from_vgpu_19_1_with_its_vsphere_strings() {
     let on = |release: &str, product: &str, mode: &str, vgpus: &[&str]| {
         let file = if product == "ai_enterprise" { "NVD-AIE-800" } else { "NVD-VGPU-800" };
@@ -146,6 +160,25 @@ fn vgpus_per_vm_follow_the_vsphere_version() {
 }
 
 #[test]
+fn too_many_vgpus_suggest_an_esxi_upgrade_only_before_vsphere_8() {
+    // One vGPU over the limit: 5 on 7.0 U3 (8.0 takes 8, so upgrading helps); 9 on 8.0 (nothing to upgrade to).
+    let nine_gpus = |esxi: &str| {
+        let mut h = host("h", esxi, "ai_enterprise", "h100-pcie-80gb", "same_size");
+        let more: String =
+            (2..9).map(|g| format!("  gpu g{g} {{ model h100-pcie-80gb pci 0000:{:02x}:00.0 use vgpu }}\n", 0x80 + g)).collect();
+        h.insert_str(h.len() - 2, &more);
+        h
+    };
+    let help = |esxi: &str, n: usize| {
+        let checked = common::check_text(&format!("{NLS}{}{}", nine_gpus(esxi), vm("v", "h", &["H100-80C"; 9][..n].join(", "), "")));
+        assert_eq!(checked.diagnostics.len(), 1, "{}", common::rendered(&checked));
+        checked.diagnostics.iter().find(|d| d.code == Code::TooManyVgpus).expect("E1901").help.clone()
+    };
+    assert!(help("7.0 U3", 5).contains("upgrade ESXi (6.7 U3: 4 vGPUs per VM; 8.0: 8)"), "{}", help("7.0 U3", 5));
+    assert_eq!(help("8.0", 9), "give the VM fewer vGPUs, or one larger type");
+}
+
+#[test]
 fn series_of_one_size_share_a_gpu_from_vsphere_8_0_u2() {
     let on = |esxi: &str| {
         let spec = format!(
@@ -175,6 +208,34 @@ fn firmware_is_never_switched_silently() {
     assert!(codes(&spec).is_empty());
     assert_eq!(codes(&spec.replace("  firmware efi\n", "")), [Code::FirmwareUndeclared]);
     assert_eq!(codes(&spec.replace("firmware efi", "firmware bios")), [Code::BiosFirmware]);
+}
+
+#[test]
+fn a_vgpu_vms_window_and_firmware_name_the_rule_that_asks_for_them() {
+    // NVIDIA AI Enterprise, "Using NVIDIA vGPU (C-Series)": a C-series VM boots EFI with a 64-bit
+    // MMIO window of 64 GB or more. Any vGPU on a GPU requiring 64 GB or more of MMIO (A40:
+    // 128 GB), in a VM of 32 GB or more, needs the GPU's whole requirement, and so EFI too.
+    let q = format!("{NLS}{}{}", host("h", "8.0 U3", "vgpu", "nvidia-a40", "same_size"), vm("v", "h", "A40-8Q", ""));
+    let c = format!("{NLS}{}{}", host("h", "8.0 U3", "ai_enterprise", "nvidia-l4", "same_size"), vm("v", "h", "L4-4C", ""))
+        .replace("memory 64GiB", "memory 16GiB");
+    let diagnostic = |spec: String, code: Code| {
+        let checked = common::check_text(&spec);
+        assert_eq!(checked.diagnostics.len(), 1, "{}", common::rendered(&checked));
+        checked.diagnostics.into_iter().find(|d| d.code == code).expect("the diagnostic")
+    };
+    let too_small = |spec: &str, mmio: &str| {
+        diagnostic(spec.replace("firmware efi", &format!("firmware efi\n  mmio {mmio}")), Code::MmioTooSmall).notes.join("\n")
+    };
+    let undeclared = |spec: &str| {
+        let d = diagnostic(spec.replace("  firmware efi\n", ""), Code::FirmwareUndeclared);
+        d.secondary.iter().map(|l| l.text.clone()).collect::<Vec<_>>().join("\n")
+    };
+    let q_note = too_small(&q, "64GiB");
+    assert!(q_note.contains("1 x 128GiB (NVIDIA A40, vGPU on a GPU requiring 64 GB or more, in a VM of 32 GB or more)"), "{q_note}");
+    let c_note = too_small(&c, "32GiB");
+    assert!(c_note.contains("1 x 64GiB (NVIDIA L4, C-series vGPU: 64 GB or the GPU's requirement)"), "{c_note}");
+    assert_eq!(undeclared(&q), "nvidia_a40-8q: its 64-bit MMIO window needs EFI");
+    assert_eq!(undeclared(&c), "nvidia_l4-4c: a C-series vGPU boots EFI");
 }
 
 #[test]

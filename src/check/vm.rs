@@ -326,3 +326,26 @@ fn host_memory(model: &Model, analysis: &Analysis, out: &mut Out) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{Catalog, BAR0_PLUS_BAR3};
+    use crate::source::FileId;
+
+    /// The guide's threshold (seed §5.2.2): devices that map "greater than 16 GB" need the 64-bit
+    /// window, so a VM whose passthrough GPUs map exactly 16 GB (BAR1 plus BAR0 and BAR3) keeps
+    /// the default one. No catalog board maps exactly that, so a T4 is given the BAR1 that does.
+    #[test]
+    fn exactly_16_gb_mapped_needs_no_64_bit_window() {
+        let catalog = Catalog::builtin(FileId(0)).as_ref().expect("the built-in catalog");
+        let mut board = catalog.board(catalog.find("tesla-t4").expect("the T4")).clone();
+        let mut window = |bar1: ByteSize| {
+            board.bar1 = bar1;
+            required_mmio(&[Device { board: &board, span: Span::new(FileId(0), 0, 0), vgpu: None }], ByteSize::gib(16))
+        };
+        let exactly = ByteSize(ByteSize::gib(16).0 - BAR0_PLUS_BAR3.0);
+        assert_eq!(window(exactly), None);
+        assert_eq!(window(ByteSize(exactly.0 + ByteSize::mib(1).0)), Some(ByteSize::gib(32)));
+    }
+}
