@@ -14,12 +14,17 @@ impl FileSystem for Spec {
     }
 }
 
-/// Checks `text` and asserts that it has no errors.
-pub fn checked(text: &str) -> Checked {
-    let checked = match check(&Input { files: vec!["t.gpu".into()], ..Default::default() }, &Spec(text.to_string())) {
+/// Checks `text`, whatever it reports.
+pub fn checked_with_errors(text: &str) -> Checked {
+    match check(&Input { files: vec!["t.gpu".into()], ..Default::default() }, &Spec(text.to_string())) {
         Ok(c) => c,
         Err(e) => panic!("{e}"),
-    };
+    }
+}
+
+/// Checks `text` and asserts that it has no errors.
+pub fn checked(text: &str) -> Checked {
+    let checked = checked_with_errors(text);
     let errors: Vec<_> = checked.diagnostics.iter().filter(|d| d.is_error()).collect();
     assert!(errors.is_empty(), "{errors:?}");
     checked
