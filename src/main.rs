@@ -5,6 +5,6 @@
 static ALLOCATOR: gpuc_alloc::MiMalloc = gpuc_alloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    gpuc::cli::before_large_estate(gpuc_alloc::return_freed_memory_promptly);
+    gpuc::cli::before_large_estate(gpuc_alloc::tune_for_large_estate);
     gpuc::cli::run(std::env::args_os())
 }

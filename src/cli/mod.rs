@@ -251,9 +251,10 @@ fn usage_error(message: &str) -> ExitCode {
     ExitCode::from(EXIT_USAGE)
 }
 
-/// What the binary does before it checks a large estate, set once by `main`: return freed
-/// memory to the system at once. A small estate runs faster when freed memory is kept for
-/// reuse; a large one must not keep its freed syntax trees resident beside its model.
+/// What the binary does before it checks a large estate, set once by `main`: tune the
+/// allocator (return freed memory at once, no transparent huge pages). A small estate runs
+/// faster with freed memory kept for reuse and with huge pages; a large one must not keep its
+/// freed syntax trees resident beside its model, nor stall on huge-page compaction.
 static BEFORE_LARGE_ESTATE: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
 
 /// Spec files of at least this many bytes in all make a large estate: about 20,000 hosts.
