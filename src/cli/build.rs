@@ -99,7 +99,7 @@ fn write_output(dir: &Path, output: &crate::emit::Output, force: bool) -> Result
 const PARALLEL_PARTS: usize = 256;
 
 /// Removes a previous output folder (best effort); with `parallel`, its top-level entries at
-/// once: a large estate's `vms/` and `guests/` each hold a file or folder per VM.
+/// once: a large estate's `vms/` holds a file per VM and `hosts/` a folder per host.
 fn remove_tree(dir: &Path, parallel: bool) {
     if parallel {
         let entries: Vec<PathBuf> =

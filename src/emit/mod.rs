@@ -37,6 +37,8 @@ enum Part {
     Ansible,
     Host(HostId),
     Vm(VmId),
+    /// A `gridd.conf` shared by the guests of one licence and feature type.
+    Gridd(gridd::Shared),
     Client(PoolId, usize),
 }
 
@@ -110,7 +112,10 @@ impl<'a> Output<'a> {
             parts.extend(model.host_ids().filter(|&h| !by_host.steps(h).is_empty()).map(Part::PlanHost));
         }
         parts.extend(model.host_ids().map(Part::Host));
-        parts.extend(model.vm_ids().filter(|&vm| model.vm(vm).has_gpu()).map(Part::Vm));
+        let gpu_vms = || model.vm_ids().filter(|&vm| model.vm(vm).has_gpu());
+        parts.extend(gpu_vms().map(Part::Vm));
+        let shared: std::collections::BTreeSet<gridd::Shared> = gpu_vms().filter_map(|vm| gridd::of(model, vm)).collect();
+        parts.extend(shared.into_iter().map(Part::Gridd));
         for (p, pool) in model.pools.iter().enumerate() {
             parts.extend((0..pool.clients.len()).map(|c| Part::Client(PoolId(p as u32), c)));
         }
@@ -122,8 +127,8 @@ impl<'a> Output<'a> {
         self.parts.len()
     }
 
-    /// Renders part `index` into `sink`: one file, or a host's scripts, or a VM's `.vmx` and
-    /// `gridd.conf`. Nothing for an index out of range.
+    /// Renders part `index` into `sink`: one file, or a host's scripts. Nothing for an index out
+    /// of range.
     pub fn render(&self, index: usize, sink: &mut dyn Sink) {
         let (checked, plan) = (self.checked, self.plan);
         let model = &checked.model;
@@ -154,13 +159,8 @@ impl<'a> Output<'a> {
                     sink.file(&format!("hosts/{name}/{script}"), &text);
                 }
             }
-            Part::Vm(vm) => {
-                let v = model.vm(vm);
-                sink.file(&format!("vms/{}.vmx", v.name), &vmx::fragment(model, &checked.analysis, vm));
-                if let Some(text) = gridd::conf(model, vm) {
-                    sink.file(&format!("guests/{}/gridd.conf", v.name), &text);
-                }
-            }
+            Part::Vm(vm) => sink.file(&format!("vms/{}.vmx", model.vm(vm).name), &vmx::fragment(model, &checked.analysis, vm)),
+            Part::Gridd(shared) => sink.file(&shared.path(model), &gridd::text(model, shared)),
             Part::Client(pool, client) => {
                 let pool_name = &model.pools[pool.index()].name;
                 let client_name = &model.pools[pool.index()].clients[client].name;
