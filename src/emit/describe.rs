@@ -11,12 +11,12 @@ fn gpus(model: &Model, gpus: &[GpuId]) -> String {
         .join(", ")
 }
 
-fn target_name(model: &Model, target: Target) -> String {
+fn target_name(model: &Model, target: Target) -> &str {
     match target {
-        Target::Host(h) => model.host(h).name.clone(),
-        Target::VCenter => "vCenter".to_string(),
-        Target::Vm(v) | Target::Guest(v) => model.vm(v).name.clone(),
-        Target::Pool(p) => model.pools[p.index()].name.clone(),
+        Target::Host(h) => &model.host(h).name,
+        Target::VCenter => "vCenter",
+        Target::Vm(v) | Target::Guest(v) => &model.vm(v).name,
+        Target::Pool(p) => &model.pools[p.index()].name,
     }
 }
 
