@@ -304,7 +304,7 @@ fn placement(out: &mut dyn Write, model: &Model, analysis: &Analysis, gpus: impl
             let _ = writeln!(out, "| {} | {} | {mode} | — | — | 0 |", model.gpu_label(g), board.name);
         }
         for (kind, vms) in kinds {
-            let max = board.vgpu_type(&kind).map_or(0, |t| if mode == "mixed-size" { t.mixed_max.unwrap_or(0) } else { t.max });
+            let max = board.vgpu_type(kind).map_or(0, |t| if mode == "mixed-size" { t.mixed_max.unwrap_or(0) } else { t.max });
             let _ =
                 writeln!(out, "| {} | {} | {mode} | {kind} | {} | {}/{max} |", model.gpu_label(g), board.name, vms.join(", "), vms.len());
         }
