@@ -107,7 +107,8 @@ impl<'a> Output<'a> {
         let model = &checked.model;
         let script_names = model.host_ids().map(|h| runbook::script_names(plan, h)).collect();
         let by_host = ByHost::new(model, plan);
-        let mut parts = vec![Part::Plan, Part::Graph, Part::Ansible];
+        let mut parts = Vec::with_capacity(3 + 2 * model.hosts.len() + model.vms.len());
+        parts.extend([Part::Plan, Part::Graph, Part::Ansible]);
         if plan_md::split(model) {
             parts.extend(model.host_ids().filter(|&h| !by_host.steps(h).is_empty()).map(Part::PlanHost));
         }
