@@ -371,12 +371,7 @@ impl Builder {
 
 /// Builds the plan of a checked model (one without errors).
 pub fn plan(model: &Model, analysis: &Analysis) -> Result<Plan, Box<Diagnostic>> {
-    // Room for a host's longest chain of steps and three per GPU VM, reserved once: grown by
-    // doubling, the steps and the graph of a 100,000-host estate were copied into fresh memory
-    // twenty times over (most of the plan's time there). Room never used is never touched.
-    let gpu_vms = model.vms.iter().filter(|vm| vm.has_gpu()).count();
-    let capacity = model.hosts.len() * 16 + gpu_vms * 3 + model.pools.iter().map(|p| p.servers.len() + p.clients.len()).sum::<usize>();
-    let mut b = Builder { steps: Vec::with_capacity(capacity), graph: DiGraph::with_capacity(capacity, capacity * 2) };
+    let mut b = Builder { steps: Vec::new(), graph: DiGraph::new() };
     // Per host, the `vmotion true` of a vGPU VM on it (vGPU 6 and 7 need a module parameter).
     let mut vmotion: Vec<Option<Span>> = vec![None; model.hosts.len()];
     for vm in model.vms.iter().filter(|vm| !vm.vgpus.is_empty()) {
