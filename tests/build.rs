@@ -244,7 +244,17 @@ fn two_p100_passthrough_fragment_holds_the_guide_settings() {
 #[test]
 fn licensed_vgpu_guest_and_flexdirect_client() {
     let artefacts = build(Path::new("examples/lab.gpu"));
-    assert!(file(&artefacts, "guests/dev1/gridd.conf").lines().any(|l| l == "FeatureType=1"));
+    // viz1 and dev1-dev3 are vGPU guests of licence main: one shared file; trainer asks for vWS.
+    assert!(file(&artefacts, "guests/gridd/main.vgpu.conf").lines().any(|l| l == "FeatureType=1"));
+    assert!(file(&artefacts, "guests/gridd/main.vws.conf").lines().any(|l| l == "FeatureType=2"));
+    let gridd: Vec<&str> = artefacts.iter().map(|a| a.path.as_str()).filter(|p| p.starts_with("guests/")).collect();
+    assert_eq!(gridd, ["guests/gridd/main.vgpu.conf", "guests/gridd/main.vws.conf"]);
+    // Each guest's licence step names the file it takes.
+    let plan = file(&artefacts, "plan.md");
+    for (vm, conf) in [("dev1", "main.vgpu.conf"), ("dev3", "main.vgpu.conf"), ("trainer", "main.vws.conf")] {
+        let step = format!("In `{vm}`: copy `guests/gridd/{conf}` to `/etc/nvidia/gridd.conf`");
+        assert!(plan.contains(&step), "{step}");
+    }
     let pool = build(Path::new("examples/bitfusion-pool.gpu"));
     let conf = pool.iter().find(|a| a.path.ends_with("servers.conf") && a.text.lines().count() > 1).expect("a client with two servers");
     assert!(conf.text.lines().all(|l| gpuc::model::values::check_address(l).is_ok()), "one address per line:\n{}", conf.text);

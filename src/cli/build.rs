@@ -99,7 +99,7 @@ fn write_output(dir: &Path, output: &crate::emit::Output, force: bool) -> Result
 const PARALLEL_PARTS: usize = 256;
 
 /// Removes a previous output folder (best effort); with `parallel`, its top-level entries at
-/// once: a large estate's `vms/` and `guests/` each hold a file or folder per VM.
+/// once: a large estate's `vms/` holds a file per VM and `hosts/` a folder per host.
 fn remove_tree(dir: &Path, parallel: bool) {
     if parallel {
         let entries: Vec<PathBuf> =
@@ -161,22 +161,25 @@ fn cannot_write(path: &Path, e: std::io::Error) -> String {
     format!("cannot write {}: {e}", path.display())
 }
 
-/// The folders one writer has made or found. A large estate has a folder per guest: asking
-/// once per folder costs one `mkdir` each, where opening files blindly cost a failed `open`.
+/// The folders one writer has made or found, by their path relative to the staging folder
+/// (a string: hashing a `Path` walks its components). A large estate has a folder per host:
+/// asking once per folder costs one `mkdir` each, where opening files blindly cost a failed
+/// `open`.
 #[derive(Default)]
-struct Folders(rustc_hash::FxHashSet<PathBuf>);
+struct Folders(rustc_hash::FxHashSet<String>);
 
 impl Folders {
-    fn ensure(&mut self, folder: &Path) -> std::io::Result<()> {
-        if self.0.contains(folder) {
+    fn ensure(&mut self, staging: &Path, relative: &str) -> std::io::Result<()> {
+        if self.0.contains(relative) {
             return Ok(());
         }
-        match std::fs::create_dir(folder) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::create_dir_all(folder)?,
+        let folder = staging.join(relative);
+        match std::fs::create_dir(&folder) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::create_dir_all(&folder)?,
             Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),
             _ => {}
         }
-        self.0.insert(folder.to_path_buf());
+        self.0.insert(relative.to_string());
         Ok(())
     }
 }
@@ -227,7 +230,8 @@ impl<'a> FileSink<'a> {
             use std::os::unix::fs::OpenOptionsExt;
             options.mode(if relative.ends_with(".sh") { 0o755 } else { 0o644 });
         }
-        match path.parent().map_or(Ok(()), |folder| self.folders.ensure(folder)).and_then(|()| options.open(&path)) {
+        let folder = relative.rsplit_once('/').map(|(folder, _)| folder);
+        match folder.map_or(Ok(()), |folder| self.folders.ensure(self.staging, folder)).and_then(|()| options.open(&path)) {
             Ok(file) => Ok((path, file)),
             Err(e) => Err(cannot_write(&path, e)),
         }

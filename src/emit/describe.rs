@@ -11,12 +11,12 @@ fn gpus(model: &Model, gpus: &[GpuId]) -> String {
         .join(", ")
 }
 
-fn target_name(model: &Model, target: Target) -> String {
+fn target_name(model: &Model, target: Target) -> &str {
     match target {
-        Target::Host(h) => model.host(h).name.clone(),
-        Target::VCenter => "vCenter".to_string(),
-        Target::Vm(v) | Target::Guest(v) => model.vm(v).name.clone(),
-        Target::Pool(p) => model.pools[p.index()].name.clone(),
+        Target::Host(h) => &model.host(h).name,
+        Target::VCenter => "vCenter",
+        Target::Vm(v) | Target::Guest(v) => &model.vm(v).name,
+        Target::Pool(p) => &model.pools[p.index()].name,
     }
 }
 
@@ -128,11 +128,12 @@ pub fn instruction(model: &Model, plan: &Plan, id: StepId) -> Option<String> {
                 LicenseKind::Token { file } => Some(file.value.clone()),
                 LicenseKind::Server { .. } => None,
             };
+            let gridd = super::gridd::of(model, v).map_or_else(String::new, |shared| shared.path(model));
             match (windows, token) {
                 (true, Some(t)) => format!("Copy `{t}` to `%SystemDrive%\\Program Files\\NVIDIA Corporation\\vGPU Licensing\\ClientConfigToken` in `{}` and restart the NvDisplayContainer service.", vm.name),
                 (true, None) => format!("In `{}`: NVIDIA Control Panel > Manage License: enter the license server of licence `{}`.", vm.name, model.license(licence.value).name),
-                (false, Some(t)) => format!("In `{0}`: copy `guests/{0}/gridd.conf` to `/etc/nvidia/gridd.conf` and `{t}` to `/etc/nvidia/ClientConfigToken/` (`chmod 744`), run `sudo systemctl restart nvidia-gridd`, then `nvidia-smi -q | grep -i license` shows it licensed.", vm.name),
-                (false, None) => format!("In `{0}`: copy `guests/{0}/gridd.conf` to `/etc/nvidia/gridd.conf`, run `sudo service nvidia-gridd restart`, then `sudo grep grid /var/log/messages` shows \"license acquired successfully\" (VMware Learning Guide: GPUs for Machine Learning on vSphere, §6.3.5).", vm.name),
+                (false, Some(t)) => format!("In `{}`: copy `{gridd}` to `/etc/nvidia/gridd.conf` and `{t}` to `/etc/nvidia/ClientConfigToken/` (`chmod 744`), run `sudo systemctl restart nvidia-gridd`, then `nvidia-smi -q | grep -i license` shows it licensed.", vm.name),
+                (false, None) => format!("In `{}`: copy `{gridd}` to `/etc/nvidia/gridd.conf`, run `sudo service nvidia-gridd restart`, then `sudo grep grid /var/log/messages` shows \"license acquired successfully\" (VMware Learning Guide: GPUs for Machine Learning on vSphere, §6.3.5).", vm.name),
             }
         }
         (Action::StartResourceScheduler { server }, Target::Pool(p)) => {

@@ -7,7 +7,9 @@ use super::describe::title;
 use super::runbook::script_names;
 use crate::model::Model;
 use crate::plan::{Plan, StepId, Target};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use rustc_hash::FxHashMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
 /// Mermaid's default `maxTextSize`, in characters: a longer diagram is refused with "Maximum
@@ -23,8 +25,11 @@ pub const MERMAID_MAX_TEXT: usize = 50_000;
 pub const MERMAID_MAX_EDGES: usize = 500;
 
 /// Text safe inside a double-quoted DOT or Mermaid label.
-fn label(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('"', "'").replace('\n', " ")
+fn label(text: &str) -> Cow<'_, str> {
+    if !text.contains(['\\', '"', '\n']) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(text.replace('\\', "\\\\").replace('"', "'").replace('\n', " "))
 }
 
 /// A name as an identifier that no other name maps to: letters and digits stay, `_` becomes
@@ -85,11 +90,11 @@ fn group_label(model: &Model, target: Target) -> String {
 /// (a host's second reboot). The slug never holds `__`, so a repeat cannot meet another id.
 fn node_ids(model: &Model, plan: &Plan) -> Vec<String> {
     let mut ids = vec![String::new(); plan.steps.len()];
-    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut slug = String::new();
     for &id in &plan.order {
         let title = title(model, plan, id);
         let what = title.split_once(": ").map_or(title.as_str(), |(_, w)| w);
-        let mut slug = String::new();
+        slug.clear();
         for word in what.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()) {
             if slug.len() + word.len() >= 48 {
                 break;
@@ -102,10 +107,22 @@ fn node_ids(model: &Model, plan: &Plan) -> Vec<String> {
         if slug.is_empty() {
             slug.push_str("step");
         }
-        let base = format!("{}_x{slug}", target_id(model, plan.step(id).target));
-        let count = seen.entry(base.clone()).or_insert(0);
-        *count += 1;
-        ids[id.0 as usize] = if *count == 1 { base } else { format!("{base}__{count}") };
+        ids[id.0 as usize] = format!("{}_x{slug}", target_id(model, plan.step(id).target));
+    }
+    // Repeats, counted in plan order over the ids as built (borrowed, not copied: an estate of
+    // 10,000 hosts has hundreds of thousands of steps).
+    let mut seen: FxHashMap<&str, usize> = FxHashMap::default();
+    let repeat: Vec<(usize, usize)> = plan
+        .order
+        .iter()
+        .filter_map(|&id| {
+            let count = seen.entry(ids[id.0 as usize].as_str()).or_insert(0);
+            *count += 1;
+            (*count > 1).then_some((id.0 as usize, *count))
+        })
+        .collect();
+    for (index, count) in repeat {
+        let _ = write!(ids[index], "__{count}");
     }
     ids
 }
@@ -119,7 +136,7 @@ struct Group {
 /// The plan's steps grouped by target, groups in order of their first step.
 fn groups(plan: &Plan) -> Vec<Group> {
     let mut groups: Vec<Group> = Vec::new();
-    let mut index: HashMap<Target, usize> = HashMap::new();
+    let mut index: FxHashMap<Target, usize> = FxHashMap::default();
     for &id in &plan.order {
         let step = plan.step(id);
         let target = group_of(step.target);

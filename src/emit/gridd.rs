@@ -1,24 +1,66 @@
 //! `/etc/nvidia/gridd.conf` of a licensed Linux guest: where the NVIDIA driver gets its
 //! licence and which product it asks for. Plain `Key=Value` lines with `#` comments, the
 //! format of NVIDIA's `gridd.conf.template` (ref §7; seed §6.3.5).
+//!
+//! The file depends only on the licence and the feature type, so guests share it: one
+//! `guests/gridd/<licence>.<feature>.conf` per pair in use ([`Shared::path`]), and each guest's
+//! licence step in plan.md (and the Ansible guest play) names the one it takes. A file per
+//! guest made 80,000 identical files of an estate of 10,000 hosts.
 
-use crate::model::{GuestOs, LicenseKind, Model, Product, VmId};
+use crate::model::{GuestOs, LicenseId, LicenseKind, Model, Product, VmId};
 use std::fmt::Write;
 
 /// Where NLS client configuration tokens go in a Linux guest (ref §7.2).
 const TOKEN_DIR: &str = "/etc/nvidia/ClientConfigToken/";
 
-/// The gridd.conf of `vm`, or `None` when it has none: no guest licence, or a Windows guest
-/// (Windows keeps these settings in the registry, ref §7). An undeclared OS counts as Linux,
-/// the guide's guest (seed §6.3).
-pub fn conf(model: &Model, vm: VmId) -> Option<String> {
+/// One shared gridd.conf: a licence and the `FeatureType` its guests ask for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Shared {
+    pub licence: LicenseId,
+    /// 1 (vGPU), 2 (RTX vWS / Quadro vDWS) or 4 (Virtual Compute Server), ref §7.1.
+    pub feature_type: u8,
+}
+
+impl Shared {
+    /// The file name under `guests/gridd/`: `<licence>.<feature>.conf`, feature `vgpu`, `vws` or
+    /// `vcs`. A licence name is an identifier (letters, digits, `_`, `-`; no `.`), so two pairs
+    /// never meet in one name and the name stays inside the folder.
+    pub fn file_name(self, model: &Model) -> String {
+        format!("{}.{}.conf", model.license(self.licence).name, self.feature())
+    }
+
+    /// The file's path under the output folder.
+    pub fn path(self, model: &Model) -> String {
+        format!("guests/gridd/{}", self.file_name(model))
+    }
+
+    fn feature(self) -> &'static str {
+        match self.feature_type {
+            1 => "vgpu",
+            4 => "vcs",
+            _ => "vws",
+        }
+    }
+
+    fn guests(self) -> &'static str {
+        match self.feature_type {
+            1 => "vGPU guests",
+            4 => "passthrough guests of Virtual Compute Server",
+            _ => "passthrough guests of RTX vWS",
+        }
+    }
+}
+
+/// The shared gridd.conf of `vm`, or `None` when it has none: no guest licence, or a Windows
+/// guest (Windows keeps these settings in the registry, ref §7). An undeclared OS counts as
+/// Linux, the guide's guest (seed §6.3).
+pub fn of(model: &Model, vm: VmId) -> Option<Shared> {
     let vm = model.vm(vm);
     let guest = vm.guest.as_ref()?;
     if guest.os.as_ref().is_some_and(|os| os.value == GuestOs::Windows) {
         return None;
     }
-    let license = model.license(guest.license.as_ref()?.value);
-
+    let licence = guest.license.as_ref()?.value;
     let feature_type = if !vm.vgpus.is_empty() {
         // vGPU: the product follows the vGPU type (ref §7.1; seed §6.3.5 "Set the FeatureType entry to 1").
         1
@@ -30,8 +72,18 @@ pub fn conf(model: &Model, vm: VmId) -> Option<String> {
             Some(Product::Vws) | None => 2,
         }
     };
+    Some(Shared { licence, feature_type })
+}
 
-    let mut out = format!("# gpuc: gridd.conf of VM {}, licence {}\n", vm.name, license.name);
+/// The text of a shared gridd.conf.
+pub fn text(model: &Model, shared: Shared) -> String {
+    let license = model.license(shared.licence);
+    let mut out = format!(
+        "# gpuc: gridd.conf of licence {}, FeatureType {} ({}); plan.md names the guests that take it\n",
+        license.name,
+        shared.feature_type,
+        shared.guests()
+    );
     // Copy to /etc/nvidia/gridd.conf, then restart the service (ref §7; seed §6.3.5).
     out.push_str("# install as /etc/nvidia/gridd.conf, then: sudo systemctl restart nvidia-gridd\n");
     match &license.kind {
@@ -50,8 +102,13 @@ pub fn conf(model: &Model, vm: VmId) -> Option<String> {
             let _ = writeln!(out, "# then: chmod 744 {TOKEN_DIR}{}", file.value);
         }
     }
-    let _ = writeln!(out, "FeatureType={feature_type}");
-    Some(out)
+    let _ = writeln!(out, "FeatureType={}", shared.feature_type);
+    out
+}
+
+/// The gridd.conf `vm`'s guest takes, or `None` (see [`of`]).
+pub fn conf(model: &Model, vm: VmId) -> Option<String> {
+    of(model, vm).map(|shared| text(model, shared))
 }
 
 #[cfg(test)]
@@ -105,7 +162,7 @@ vm cpu { host esx14 memory 4GiB guest { os linux } }
         assert_eq!(
             conf_of(&c, "trainer").as_deref(),
             Some(
-                "# gpuc: gridd.conf of VM trainer, licence main\n\
+                "# gpuc: gridd.conf of licence main, FeatureType 2 (passthrough guests of RTX vWS); plan.md names the guests that take it\n\
                  # install as /etc/nvidia/gridd.conf, then: sudo systemctl restart nvidia-gridd\n\
                  ServerAddress=10.1.2.3\n\
                  ServerPort=7070\n\
@@ -122,7 +179,7 @@ vm cpu { host esx14 memory 4GiB guest { os linux } }
         assert_eq!(
             conf_of(&c, "viz").as_deref(),
             Some(
-                "# gpuc: gridd.conf of VM viz, licence solo\n\
+                "# gpuc: gridd.conf of licence solo, FeatureType 1 (vGPU guests); plan.md names the guests that take it\n\
                  # install as /etc/nvidia/gridd.conf, then: sudo systemctl restart nvidia-gridd\n\
                  ServerAddress=lic.lab.local\n\
                  ServerPort=7070\n\
@@ -146,6 +203,17 @@ vm cpu { host esx14 memory 4GiB guest { os linux } }
     }
 
     #[test]
+    fn one_file_per_licence_and_feature_type() {
+        let c = build(LEGACY);
+        let path = |name: &str| of(&c.model, crate::test_support::vm(&c, name)).map(|shared| shared.path(&c.model));
+        assert_eq!(path("trainer").as_deref(), Some("guests/gridd/main.vws.conf"));
+        assert_eq!(path("compute").as_deref(), Some("guests/gridd/main.vcs.conf"));
+        assert_eq!(path("viz").as_deref(), Some("guests/gridd/solo.vgpu.conf"));
+        assert_eq!(path("win"), None);
+        assert_eq!(path("cpu"), None);
+    }
+
+    #[test]
     fn nls_token() {
         let spec = r#"
 license nls { token "client_configuration_token_04-01-2025-10-00-00.tok" }
@@ -164,7 +232,7 @@ vm v {
         assert_eq!(
             conf_of(&c, "v").as_deref(),
             Some(
-                "# gpuc: gridd.conf of VM v, licence nls\n\
+                "# gpuc: gridd.conf of licence nls, FeatureType 1 (vGPU guests); plan.md names the guests that take it\n\
                  # install as /etc/nvidia/gridd.conf, then: sudo systemctl restart nvidia-gridd\n\
                  # NLS: copy the client configuration token client_configuration_token_04-01-2025-10-00-00.tok to /etc/nvidia/ClientConfigToken/\n\
                  # then: chmod 744 /etc/nvidia/ClientConfigToken/client_configuration_token_04-01-2025-10-00-00.tok\n\

@@ -4,10 +4,12 @@
 //! estate-wide steps, and one `plan/<host>.md` per host with its steps, its VMs' and its GPUs.
 
 use super::describe::{instruction, title};
+use super::ByHost;
 use crate::check::Analysis;
-use crate::model::{GpuUse, HostId, Model};
-use crate::plan::{Action, Plan, Target};
+use crate::model::{GpuId, GpuUse, HostId, Model, VmId};
+use crate::plan::{Action, Plan, StepId, Target};
 use crate::source::Sources;
+use rustc_hash::FxHashMap;
 use std::fmt::Write;
 
 /// Above this many hosts plan.md is split per host. A host of the fleet generator (four GPUs,
@@ -23,7 +25,7 @@ pub fn split(model: &Model) -> bool {
 
 /// The host a section belongs to: a host's own, or that of the VM (a guest's steps are its
 /// VM's); vCenter and pools belong to the estate.
-fn section_host(model: &Model, target: Target) -> Option<HostId> {
+pub(super) fn section_host(model: &Model, target: Target) -> Option<HostId> {
     match target {
         Target::Host(h) => Some(h),
         Target::Vm(v) | Target::Guest(v) => model.vm(v).host,
@@ -45,26 +47,46 @@ pub fn hosts_with_steps(model: &Model, plan: &Plan) -> Vec<bool> {
 /// Writes plan.md to `out` as it goes (a large estate's is over 100 MB). `scripts` holds each
 /// host's script file names (by `HostId`), in phase order. When the estate is [`split`], this
 /// is the index and the estate-wide steps; each host's part comes from [`render_host`].
-pub fn render(out: &mut dyn Write, model: &Model, analysis: &Analysis, plan: &Plan, sources: &Sources, scripts: &[Vec<String>]) {
+pub(crate) fn render(
+    out: &mut dyn Write,
+    model: &Model,
+    analysis: &Analysis,
+    plan: &Plan,
+    sources: &Sources,
+    scripts: &[Vec<String>],
+    by_host: &ByHost,
+) {
     intro(out, model, plan, sources);
     if split(model) {
-        index(out, model, plan, scripts);
-        sections(out, model, plan, scripts, |host| host.is_none());
+        index(out, model, scripts, by_host);
+        sections(out, model, plan, scripts, by_host, by_host.estate_steps());
     } else {
-        sections(out, model, plan, scripts, |_| true);
-        placement(model, analysis, out, |_| true);
+        sections(out, model, plan, scripts, by_host, &plan.order);
+        let gpus = model.gpu_ids().filter(|&g| model.gpu(g).usage.value == GpuUse::Vgpu);
+        placement(out, model, analysis, gpus, model.vm_ids());
     }
 }
 
 /// `plan/<host>.md` of a [`split`] plan: the host's steps, its VMs' and its vGPU placement.
-pub fn render_host(out: &mut dyn Write, model: &Model, analysis: &Analysis, plan: &Plan, scripts: &[Vec<String>], host: HostId) {
+pub(crate) fn render_host(
+    out: &mut dyn Write,
+    model: &Model,
+    analysis: &Analysis,
+    plan: &Plan,
+    scripts: &[Vec<String>],
+    by_host: &ByHost,
+    host: HostId,
+) {
     let _ = writeln!(
         out,
         "# Plan for host {}\n\nPart of the plan in `plan.md`, which lists every host and the steps outside them (vCenter, Bitfusion pools). Apply the steps in this order; each says why.",
         model.host(host).name
     );
-    sections(out, model, plan, scripts, |h| h == Some(host));
-    placement(model, analysis, out, |h| h == host);
+    sections(out, model, plan, scripts, by_host, by_host.steps(host));
+    // In GPU order, as the whole plan's table has them.
+    let mut gpus: Vec<GpuId> = model.host(host).gpus.iter().copied().filter(|&g| model.gpu(g).usage.value == GpuUse::Vgpu).collect();
+    gpus.sort_unstable();
+    placement(out, model, analysis, gpus.into_iter(), by_host.vms(host).iter().copied());
 }
 
 fn intro(out: &mut dyn Write, model: &Model, plan: &Plan, sources: &Sources) {
@@ -103,13 +125,13 @@ fn intro(out: &mut dyn Write, model: &Model, plan: &Plan, sources: &Sources) {
 }
 
 /// The index of a split plan: each host with something to do, its phases and its part file.
-fn index(out: &mut dyn Write, model: &Model, plan: &Plan, scripts: &[Vec<String>]) {
+fn index(out: &mut dyn Write, model: &Model, scripts: &[Vec<String>], by_host: &ByHost) {
     let _ = writeln!(
         out,
         "\n## Hosts\n\nMore than {SPLIT_ABOVE_HOSTS} hosts: each host's steps, its VMs' and its vGPU placement are in its own file. The sections after this table are the steps outside any host, in the plan's order; graph.dot shows what each waits for.\n\n| Host | Address | ESXi | Phases | Plan |\n|---|---|---|---|---|"
     );
-    for (h, has_steps) in model.host_ids().zip(hosts_with_steps(model, plan)) {
-        if !has_steps {
+    for h in model.host_ids() {
+        if by_host.steps(h).is_empty() {
             continue;
         }
         let host = model.host(h);
@@ -118,30 +140,27 @@ fn index(out: &mut dyn Write, model: &Model, plan: &Plan, scripts: &[Vec<String>
     }
 }
 
-/// The steps of the sections whose host passes `keep`, numbered within each section.
-fn sections(out: &mut dyn Write, model: &Model, plan: &Plan, scripts: &[Vec<String>], keep: impl Fn(Option<HostId>) -> bool) {
+/// The sections of `steps` (in plan order), each step numbered within its section.
+fn sections(out: &mut dyn Write, model: &Model, plan: &Plan, scripts: &[Vec<String>], by_host: &ByHost, steps: &[StepId]) {
     // Steps are numbered within their section (a host, a VM, vCenter, a pool), so adding a
     // VM adds its own section and renumbers nothing else.
     let mut number = 0;
     let mut any_step = false;
     let mut section: Option<Target> = None;
     let mut phase = 0;
-    for &id in &plan.order {
+    for &id in steps {
         let step = plan.step(id);
         let heading_target = match step.target {
             Target::Guest(v) => Target::Vm(v),
             t => t,
         };
-        if !keep(section_host(model, heading_target)) {
-            continue;
-        }
         if section != Some(heading_target) {
             section = Some(heading_target);
             phase = 0;
             number = 0;
             let _ = writeln!(out, "\n## {}", heading(model, heading_target));
             if let Target::Host(h) = heading_target {
-                host_notes(out, model, plan, h, scripts.get(h.index()).map_or(&[][..], Vec::as_slice));
+                host_notes(out, model, plan, by_host, h, scripts.get(h.index()).map_or(&[][..], Vec::as_slice));
             }
         }
         if let Target::Host(h) = step.target {
@@ -189,7 +208,7 @@ fn ansible_play(model: &Model, step: &crate::plan::Step) -> Option<&'static str>
 }
 
 /// Where to keep the host's scripts, an upgrade's guest drivers and the scheduler encoding.
-fn host_notes(out: &mut dyn Write, model: &Model, plan: &Plan, h: HostId, scripts: &[String]) {
+fn host_notes(out: &mut dyn Write, model: &Model, plan: &Plan, by_host: &ByHost, h: HostId, scripts: &[String]) {
     let host = model.host(h);
     let folder = super::runbook::scripts_folder(model, h);
     let target = if host.address.is_empty() { host.name.as_str() } else { host.address.as_str() };
@@ -202,8 +221,8 @@ fn host_notes(out: &mut dyn Write, model: &Model, plan: &Plan, h: HostId, script
     }
     for (_, step) in plan.host_steps(h) {
         match &step.action {
-            Action::UpdateHostDriver { from, .. } => upgrade_note(out, model, h, from),
-            Action::AddToClusterImage { update: true, .. } => upgrade_note(out, model, h, "the installed release"),
+            Action::UpdateHostDriver { from, .. } => upgrade_note(out, model, by_host.vms(h), h, from),
+            Action::AddToClusterImage { update: true, .. } => upgrade_note(out, model, by_host.vms(h), h, "the installed release"),
             Action::SetModuleParameters { rmpvmrl: Some(r), .. } if r.since_15 => {
                 let _ = writeln!(
                     out,
@@ -217,14 +236,15 @@ fn host_notes(out: &mut dyn Write, model: &Model, plan: &Plan, h: HostId, script
     }
 }
 
-/// An upgrade's guest drivers: the new branch, and the declared drivers of the host's vGPU VMs.
-fn upgrade_note(out: &mut dyn Write, model: &Model, h: HostId, from: &str) {
+/// An upgrade's guest drivers: the new branch, and the declared drivers of the host's vGPU VMs
+/// (`vms`, the host's VMs).
+fn upgrade_note(out: &mut dyn Write, model: &Model, vms: &[VmId], h: HostId, from: &str) {
     let Some(release) = model.host(h).nvidia.as_ref().and_then(|n| n.release.as_ref()) else { return };
     let branch = crate::check::tables::driver_branch(&release.value).map_or_else(|| "the new".to_string(), |b| format!("R{b}"));
-    let guests: Vec<String> = model
-        .vms
+    let guests: Vec<String> = vms
         .iter()
-        .filter(|vm| vm.host == Some(h) && !vm.vgpus.is_empty())
+        .map(|&vm| model.vm(vm))
+        .filter(|vm| !vm.vgpus.is_empty())
         .map(|vm| match vm.guest.as_ref().and_then(|g| g.driver.as_ref()) {
             Some(d) => format!("`{}` (driver {})", vm.name, d.value),
             None => format!("`{}` (no driver declared)", vm.name),
@@ -254,24 +274,24 @@ fn heading(model: &Model, target: Target) -> String {
     }
 }
 
-/// The vGPU placement table: each vGPU GPU of the hosts that pass `keep`, what it holds, and
-/// how full it is.
-fn placement(model: &Model, analysis: &Analysis, out: &mut dyn Write, keep: impl Fn(HostId) -> bool) {
-    let gpus: Vec<_> = model.gpu_ids().filter(|&g| model.gpu(g).usage.value == GpuUse::Vgpu && keep(model.gpu(g).host)).collect();
+/// The vGPU placement table: each vGPU GPU of `gpus` (in GPU order), what the VMs of `vms` (in
+/// spec order; those placed on these GPUs) hold there, and how full it is.
+fn placement(out: &mut dyn Write, model: &Model, analysis: &Analysis, gpus: impl Iterator<Item = GpuId>, vms: impl Iterator<Item = VmId>) {
+    let gpus: Vec<GpuId> = gpus.collect();
     if gpus.is_empty() {
         return;
     }
     // What each GPU holds, by type in order of first placement: one pass over the VMs.
-    let mut held: Vec<Vec<(String, Vec<String>)>> = vec![Vec::new(); model.gpus.len()];
-    for vm in model.vm_ids() {
+    let mut held: FxHashMap<GpuId, Vec<(&str, Vec<&str>)>> = FxHashMap::default();
+    for vm in vms {
         for (i, request) in model.vm(vm).vgpus.iter().enumerate() {
             let Some(g) = analysis.vm(vm).placements.get(i).copied().flatten() else { continue };
             // By vSphere's profile string, however the spec named the type.
             let profile = model.board_of(g).and_then(|b| b.vgpu_type(&request.type_name)).map_or(&request.type_name, |t| &t.profile);
-            let kinds = &mut held[g.index()];
-            match kinds.iter_mut().find(|(k, _)| k == profile) {
-                Some((_, vms)) => vms.push(model.vm(vm).name.clone()),
-                None => kinds.push((profile.clone(), vec![model.vm(vm).name.clone()])),
+            let kinds = held.entry(g).or_default();
+            match kinds.iter_mut().find(|(k, _)| *k == profile) {
+                Some((_, vms)) => vms.push(&model.vm(vm).name),
+                None => kinds.push((profile, vec![&model.vm(vm).name])),
             }
         }
     }
@@ -279,12 +299,12 @@ fn placement(model: &Model, analysis: &Analysis, out: &mut dyn Write, keep: impl
     for g in gpus {
         let Some(board) = model.board_of(g) else { continue };
         let mode = model.gpu(g).mode.value.describe();
-        let kinds = std::mem::take(&mut held[g.index()]);
+        let kinds = held.remove(&g).unwrap_or_default();
         if kinds.is_empty() {
             let _ = writeln!(out, "| {} | {} | {mode} | — | — | 0 |", model.gpu_label(g), board.name);
         }
         for (kind, vms) in kinds {
-            let max = board.vgpu_type(&kind).map_or(0, |t| if mode == "mixed-size" { t.mixed_max.unwrap_or(0) } else { t.max });
+            let max = board.vgpu_type(kind).map_or(0, |t| if mode == "mixed-size" { t.mixed_max.unwrap_or(0) } else { t.max });
             let _ =
                 writeln!(out, "| {} | {} | {mode} | {kind} | {} | {}/{max} |", model.gpu_label(g), board.name, vms.join(", "), vms.len());
         }

@@ -90,7 +90,8 @@ pub fn fragment(model: &Model, analysis: &Analysis, vm: VmId) -> String {
 
     keys.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
     let host = vm.host.map_or_else(String::new, |h| format!(" on host {}", model.host(h).name));
-    let mut out = format!("# gpuc: VM {}{host}\n", vm.name);
+    let mut out = String::with_capacity(512);
+    let _ = writeln!(out, "# gpuc: VM {}{host}", vm.name);
     for c in comments {
         out.push_str(&c);
         out.push('\n');

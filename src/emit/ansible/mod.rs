@@ -108,7 +108,7 @@ impl Rollout {
             .into_iter()
             .filter(|&vm| {
                 let guest = model.vm(vm).guest.as_ref();
-                guest.and_then(|g| g.os.as_ref()).is_some_and(|os| os.value == GuestOs::Linux) && super::gridd::conf(model, vm).is_some()
+                guest.and_then(|g| g.os.as_ref()).is_some_and(|os| os.value == GuestOs::Linux) && super::gridd::of(model, vm).is_some()
             })
             .collect();
         Rollout { clusters, vms, guests }
@@ -123,7 +123,9 @@ impl Rollout {
              # datacenter and credentials are not here: see group_vars/all.yml.\n\
              all:\n  children:\n",
         );
-        let host_names: Vec<&str> = self.clusters.iter().flat_map(|(_, _, hosts)| hosts).map(|&h| model.host(h).name.as_str()).collect();
+        // A set: every VM entry asks it (a list made 10,000 hosts x 100,000 VMs of comparisons).
+        let host_names: rustc_hash::FxHashSet<&str> =
+            self.clusters.iter().flat_map(|(_, _, hosts)| hosts).map(|&h| model.host(h).name.as_str()).collect();
         if !self.clusters.is_empty() {
             out.push_str("    gpuc_hosts:\n      vars:\n        ansible_user: root\n      children:\n");
             for (group, cluster, hosts) in &self.clusters {
@@ -159,6 +161,9 @@ impl Rollout {
                 let _ = writeln!(out, "        {}:", vm_entry_name(vm));
                 let v = model.vm(vm);
                 let _ = writeln!(out, "          vm_name: {}", quoted(&v.name));
+                if let Some(shared) = super::gridd::of(model, vm) {
+                    let _ = writeln!(out, "          guest_gridd_conf: {}", quoted(&shared.file_name(model)));
+                }
                 let token = v.guest.as_ref().and_then(|g| g.license.as_ref()).map(|l| &model.license(l.value).kind);
                 if let Some(crate::model::LicenseKind::Token { file }) = token {
                     let _ = writeln!(out, "          guest_licence_token: {}", quoted(&file.value));

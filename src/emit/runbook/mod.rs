@@ -16,14 +16,14 @@ mod steps;
 #[cfg(test)]
 mod tests;
 
-use crate::model::{GpuId, GpuUse, HostId, Model};
+use crate::model::{GpuId, GpuUse, HostId, Model, VmId};
 use crate::plan::{Action, Plan, Step};
 pub use script::sh_quote;
 use script::Script;
 
 /// The runbook of one host: `(file name, script text)` per phase, in order. Empty when the
-/// host needs no steps.
-pub fn scripts(model: &Model, plan: &Plan, host: HostId) -> Vec<(String, String)> {
+/// host needs no steps. `vms` are the host's VMs in spec order (named when it must be emptied).
+pub fn scripts(model: &Model, plan: &Plan, host: HostId, vms: &[VmId]) -> Vec<(String, String)> {
     let phases = phases(plan, host);
     if phases.is_empty() {
         return Vec::new();
@@ -33,7 +33,7 @@ pub fn scripts(model: &Model, plan: &Plan, host: HostId) -> Vec<(String, String)
         .iter()
         .position(|steps| steps.iter().any(|s| matches!(s.action, Action::InstallHostDriver { .. } | Action::UpdateHostDriver { .. })))
         .map(|i| names[i].clone());
-    let ctx = Ctx { model, host, name: &model.host(host).name, names: &names, driver_script };
+    let ctx = Ctx { model, host, vms, name: &model.host(host).name, names: &names, driver_script };
     let mut maintenance_before = false;
     let mut out = Vec::with_capacity(phases.len());
     for (index, steps) in phases.iter().enumerate() {
@@ -137,6 +137,8 @@ fn slug(steps: &[&Step]) -> &'static str {
 struct Ctx<'a> {
     model: &'a Model,
     host: HostId,
+    /// The host's VMs, in spec order.
+    vms: &'a [VmId],
     name: &'a str,
     names: &'a [String],
     /// The script that installs or updates the VIB, named in failure messages.

@@ -26,7 +26,8 @@ pub(super) struct Script {
 
 impl Script {
     pub fn new() -> Script {
-        Script { text: String::new(), indent: 0, uses_fail: false, uses_changed: false }
+        // A phase script is a few KB: room for one from the start instead of a dozen regrowths.
+        Script { text: String::with_capacity(8 << 10), indent: 0, uses_fail: false, uses_changed: false }
     }
 
     pub fn line(&mut self, s: &str) {

@@ -271,10 +271,11 @@ pub(super) fn pending_changes(ctx: &Ctx, s: &mut Script, this: &str, checks: &[C
 pub(super) fn enter_maintenance(ctx: &Ctx, s: &mut Script, this: &str) {
     let model = ctx.model;
     let vms = |passthrough: bool| -> String {
-        let names: Vec<&str> = model
+        let names: Vec<&str> = ctx
             .vms
             .iter()
-            .filter(|vm| vm.host == Some(ctx.host) && if passthrough { !vm.passthrough.is_empty() } else { !vm.vgpus.is_empty() })
+            .map(|&vm| model.vm(vm))
+            .filter(|vm| if passthrough { !vm.passthrough.is_empty() } else { !vm.vgpus.is_empty() })
             .map(|vm| vm.name.as_str())
             .collect();
         if names.is_empty() {

@@ -9,7 +9,8 @@ use std::process::Command;
 fn build(text: &str) -> Vec<(String, String)> {
     let checked = crate::test_support::checked(text);
     let plan = crate::plan::plan(&checked.model, &checked.analysis).expect("a plan");
-    scripts(&checked.model, &plan, HostId(0))
+    let vms: Vec<crate::model::VmId> = checked.model.vm_ids().filter(|&v| checked.model.vm(v).host == Some(HostId(0))).collect();
+    scripts(&checked.model, &plan, HostId(0), &vms)
 }
 
 const GUIDE_VIB: &str = "/vmfs/volumes/ARL-ESX14-DS1/NVIDIA/NVIDIA-VMware_ESXi_6.7_Host_Driver_390.42-1OEM.670.0.0.7535516.vib";
