@@ -131,6 +131,26 @@ fn print_json(checked: &Checked) -> std::io::Result<()> {
     out.flush()
 }
 
+fn number_or_null<W: Write>(out: &mut W, number: Option<u64>) -> std::io::Result<()> {
+    match number {
+        Some(n) => write!(out, "{n}"),
+        None => out.write_all(b"null"),
+    }
+}
+
+/// A list that is a field of a VM, its items written by `item`, as serde_json pretty-prints it
+/// at that depth.
+fn array<W: Write, T>(out: &mut W, items: &[T], mut item: impl FnMut(&mut W, usize, &T) -> std::io::Result<()>) -> std::io::Result<()> {
+    if items.is_empty() {
+        return out.write_all(b"[]");
+    }
+    for (i, x) in items.iter().enumerate() {
+        out.write_all(if i == 0 { b"[\n        " } else { b",\n        " })?;
+        item(out, i, x)?;
+    }
+    out.write_all(b"\n      ]")
+}
+
 /// `value` as serde_json pretty-prints it one level deep: its own layout, every line after the
 /// first indented two more spaces.
 fn nested(out: &mut impl Write, value: &impl Serialize) -> std::io::Result<()> {
@@ -149,9 +169,9 @@ fn nested(out: &mut impl Write, value: &impl Serialize) -> std::io::Result<()> {
 /// null), `efi_required`, `use_64bit_mmio`, `mmio_size_gb`, `memory_mb`, `reservation_mb`,
 /// `passthrough` (GPUs as `host.gpu`) and `vgpus` (`type`, and the `gpu` it was placed on or
 /// null).
-fn vm_facts(out: &mut impl Write, checked: &Checked) -> std::io::Result<()> {
+fn vm_facts<W: Write>(out: &mut W, checked: &Checked) -> std::io::Result<()> {
     let model: &Model = &checked.model;
-    let string = |out: &mut dyn Write, text: &str| serde_json::to_writer(out, text).map_err(std::io::Error::other);
+    let string = |out: &mut W, text: &str| serde_json::to_writer(out, text).map_err(std::io::Error::other);
     let mut any = false;
     out.write_all(b"[")?;
     for id in model.vm_ids() {
@@ -181,41 +201,22 @@ fn vm_facts(out: &mut impl Write, checked: &Checked) -> std::io::Result<()> {
             facts.efi,
             facts.mmio.is_some()
         )?;
-        match facts.mmio {
-            Some(m) => write!(out, "{}", m.as_gib_ceil())?,
-            None => out.write_all(b"null")?,
-        }
+        number_or_null(out, facts.mmio.map(|m| m.as_gib_ceil()))?;
         write!(out, ",\n      \"memory_mb\": {},\n      \"reservation_mb\": ", vm.memory.value.as_mib_ceil())?;
-        match facts.reservation {
-            Some(r) => write!(out, "{}", r.as_mib_ceil())?,
-            None => out.write_all(b"null")?,
-        }
+        number_or_null(out, facts.reservation.map(|r| r.as_mib_ceil()))?;
         out.write_all(b",\n      \"passthrough\": ")?;
-        if vm.passthrough.is_empty() {
-            out.write_all(b"[]")?;
-        } else {
-            for (i, gpu) in vm.passthrough.iter().enumerate() {
-                out.write_all(if i == 0 { b"[\n        " } else { b",\n        " })?;
-                string(out, &model.gpu_label(gpu.value))?;
-            }
-            out.write_all(b"\n      ]")?;
-        }
+        array(out, &vm.passthrough, |out, _, gpu| string(out, &model.gpu_label(gpu.value)))?;
         out.write_all(b",\n      \"vgpus\": ")?;
-        if vm.vgpus.is_empty() {
-            out.write_all(b"[]")?;
-        } else {
-            for (i, request) in vm.vgpus.iter().enumerate() {
-                out.write_all(if i == 0 { b"[\n        {\n          \"type\": " } else { b",\n        {\n          \"type\": " })?;
-                string(out, &request.type_name)?;
-                out.write_all(b",\n          \"gpu\": ")?;
-                match facts.placements.get(i).copied().flatten() {
-                    Some(g) => string(out, &model.gpu_label(g))?,
-                    None => out.write_all(b"null")?,
-                }
-                out.write_all(b"\n        }")?;
+        array(out, &vm.vgpus, |out, i, request| {
+            out.write_all(b"{\n          \"type\": ")?;
+            string(out, &request.type_name)?;
+            out.write_all(b",\n          \"gpu\": ")?;
+            match facts.placements.get(i).copied().flatten() {
+                Some(g) => string(out, &model.gpu_label(g))?,
+                None => out.write_all(b"null")?,
             }
-            out.write_all(b"\n      ]")?;
-        }
+            out.write_all(b"\n        }")
+        })?;
         out.write_all(b"\n    }")?;
     }
     out.write_all(if any { b"\n  ]" } else { b"]" })
