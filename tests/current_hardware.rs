@@ -142,15 +142,18 @@ fn the_rtx_pro_6000_blackwell_from_vgpu_19_1_with_its_vsphere_strings() {
     assert_eq!(codes(&on("19.1", "ai_enterprise", "mig", &["DC-2-48C", "DC-2-48C", "DC-1-24C"])), [Code::VgpuCapacity]);
 }
 
+/// Host `h` on `esxi` with `gpus` H100 PCIe 80 GB GPUs (`g0`...) for vGPU, under AI Enterprise.
+fn h100_host(esxi: &str, gpus: u32) -> String {
+    let mut h = host("h", esxi, "ai_enterprise", "h100-pcie-80gb", "same_size");
+    let more: String =
+        (2..gpus).map(|g| format!("  gpu g{g} {{ model h100-pcie-80gb pci 0000:{:02x}:00.0 use vgpu }}\n", 0x80 + g)).collect();
+    h.insert_str(h.len() - 2, &more);
+    h
+}
+
 #[test]
 fn vgpus_per_vm_follow_the_vsphere_version() {
-    let big_host = |esxi: &str| {
-        let mut h = host("h", esxi, "ai_enterprise", "h100-pcie-80gb", "same_size");
-        let more: String =
-            (2..8).map(|g| format!("  gpu g{g} {{ model h100-pcie-80gb pci 0000:{:02x}:00.0 use vgpu }}\n", 0x80 + g)).collect();
-        h.insert_str(h.len() - 2, &more);
-        h
-    };
+    let big_host = |esxi: &str| h100_host(esxi, 8);
     let on = |esxi: &str, n: usize| codes(&format!("{NLS}{}{}", big_host(esxi), vm("v", "h", &["H100-80C"; 8][..n].join(", "), "")));
     assert!(on("8.0", 8).is_empty(), "{:?}", on("8.0", 8));
     assert_eq!(on("7.0 U3", 5), [Code::TooManyVgpus]);
@@ -162,13 +165,7 @@ fn vgpus_per_vm_follow_the_vsphere_version() {
 #[test]
 fn too_many_vgpus_suggest_an_esxi_upgrade_only_before_vsphere_8() {
     // One vGPU over the limit: 5 on 7.0 U3 (8.0 takes 8, so upgrading helps); 9 on 8.0 (nothing to upgrade to).
-    let nine_gpus = |esxi: &str| {
-        let mut h = host("h", esxi, "ai_enterprise", "h100-pcie-80gb", "same_size");
-        let more: String =
-            (2..9).map(|g| format!("  gpu g{g} {{ model h100-pcie-80gb pci 0000:{:02x}:00.0 use vgpu }}\n", 0x80 + g)).collect();
-        h.insert_str(h.len() - 2, &more);
-        h
-    };
+    let nine_gpus = |esxi: &str| h100_host(esxi, 9);
     let help = |esxi: &str, n: usize| {
         let checked = common::check_text(&format!("{NLS}{}{}", nine_gpus(esxi), vm("v", "h", &["H100-80C"; 9][..n].join(", "), "")));
         assert_eq!(checked.diagnostics.len(), 1, "{}", common::rendered(&checked));
