@@ -41,6 +41,16 @@ pub struct Input {
     pub catalogs: Vec<PathBuf>,
     /// Guards against hostile input, sized above the largest estates.
     pub limits: Limits,
+    /// What to do once the spec files read pass a size, before the file that passes it is parsed.
+    pub large_estate: Option<LargeEstate>,
+}
+
+/// A preparation for a large estate (the binary tunes its allocator with it), made once the
+/// spec files read, imports included, reach `bytes`.
+#[derive(Clone, Copy, Debug)]
+pub struct LargeEstate {
+    pub bytes: u64,
+    pub prepare: fn(),
 }
 
 /// How much one run reads: far above the largest estates the tool is built for, so that only
@@ -79,7 +89,7 @@ pub fn check(input: &Input, fs: &dyn load::FileSystem) -> Result<Checked, load::
     let mut sources = Sources::default();
     let mut diags = Diagnostics::default();
     let texts = load::Texts::default();
-    let loaded = load::load(&input.files, &input.catalogs, fs, &texts, &mut sources, &mut diags)?;
+    let loaded = load::load(&input.files, &input.catalogs, input.large_estate, fs, &texts, &mut sources, &mut diags)?;
     if diags.has_errors() {
         diags.extend(loaded.syntax_errors);
         return Ok(Checked {

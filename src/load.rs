@@ -78,6 +78,7 @@ pub struct Loaded<'s> {
 pub fn load<'s>(
     roots: &[PathBuf],
     catalogs: &[PathBuf],
+    large_estate: Option<crate::LargeEstate>,
     fs: &dyn FileSystem,
     texts: &'s Texts,
     sources: &mut Sources,
@@ -85,8 +86,18 @@ pub fn load<'s>(
 ) -> Result<Loaded<'s>, RootUnreadable> {
     // The built-in catalog is always file 0, so its parsed form can be shared between runs.
     let builtin_id = sources.add(catalog::BUILTIN_NAME, catalog::BUILTIN_YAML, SourceKind::Catalog);
-    let mut loader =
-        Loader { fs, texts, sources, diags, files: Vec::new(), syntax_errors: Vec::new(), loaded: Vec::new(), stack: Vec::new() };
+    let mut loader = Loader {
+        fs,
+        texts,
+        sources,
+        diags,
+        files: Vec::new(),
+        syntax_errors: Vec::new(),
+        loaded: Vec::new(),
+        stack: Vec::new(),
+        large_estate,
+        bytes_read: 0,
+    };
     for root in roots {
         let text = read_limited(fs, root).map_err(|source| RootUnreadable { path: root.display().to_string(), source })?;
         loader.add(&normalize(root), text, None);
@@ -138,6 +149,9 @@ struct Loader<'a, 's> {
     loaded: Vec<(PathBuf, crate::source::FileId)>,
     /// The chain of files being loaded, for cycle detection: (path, the import's span).
     stack: Vec<(PathBuf, Option<Span>)>,
+    /// Made (and then dropped) once `bytes_read` reaches its size.
+    large_estate: Option<crate::LargeEstate>,
+    bytes_read: u64,
 }
 
 impl<'s> Loader<'_, 's> {
@@ -148,6 +162,11 @@ impl<'s> Loader<'_, 's> {
     fn add(&mut self, path: &Path, bytes: Vec<u8>, via: Option<Span>) {
         if self.loaded.iter().any(|(p, _)| p == path) {
             return;
+        }
+        self.bytes_read += bytes.len() as u64;
+        if let Some(large) = self.large_estate.filter(|large| self.bytes_read >= large.bytes) {
+            (large.prepare)();
+            self.large_estate = None;
         }
         // A file that is not UTF-8 is parsed with U+FFFD in place of each invalid sequence:
         // one diagnostic at the first, and the rest of the file is still checked.
@@ -255,4 +274,42 @@ fn normalize(path: &Path) -> PathBuf {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{check, Input, LargeEstate};
+    use std::path::Path;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A root file of 40 bytes importing one of 400.
+    struct TwoFiles;
+
+    impl super::FileSystem for TwoFiles {
+        fn read(&self, path: &Path) -> std::io::Result<String> {
+            Ok(match path.file_name().and_then(|n| n.to_str()) {
+                Some("root.gpu") => format!("import \"rack.gpu\"\n{}\n", "#".repeat(21)),
+                _ => format!("{}\n", "#".repeat(399)),
+            })
+        }
+    }
+
+    static PREPARED: AtomicUsize = AtomicUsize::new(0);
+
+    #[test]
+    fn a_large_estate_is_prepared_for_once_its_files_with_imports_pass_the_size() {
+        let prepare = || {
+            PREPARED.fetch_add(1, Ordering::SeqCst);
+        };
+        let run = |bytes| {
+            PREPARED.store(0, Ordering::SeqCst);
+            let input = Input { files: vec!["root.gpu".into()], large_estate: Some(LargeEstate { bytes, prepare }), ..Default::default() };
+            check(&input, &TwoFiles).expect("in memory");
+            PREPARED.load(Ordering::SeqCst)
+        };
+        assert_eq!(run(40), 1, "the root alone reaches 40 bytes");
+        assert_eq!(run(41), 1, "only with its import does it reach 41");
+        assert_eq!(run(440), 1, "the root and its import reach 440 bytes, once");
+        assert_eq!(run(441), 0, "441 bytes are never read");
+    }
 }

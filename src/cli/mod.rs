@@ -257,7 +257,8 @@ fn usage_error(message: &str) -> ExitCode {
 /// freed syntax trees resident beside its model, nor stall on huge-page compaction.
 static BEFORE_LARGE_ESTATE: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
 
-/// Spec files of at least this many bytes in all make a large estate: about 20,000 hosts.
+/// Spec files of at least this many bytes in all, imports included, make a large estate:
+/// about 20,000 hosts.
 const LARGE_ESTATE_BYTES: u64 = 32 << 20;
 
 /// Sets what to do before a large estate is checked (see [`BEFORE_LARGE_ESTATE`]).
@@ -269,11 +270,8 @@ pub fn before_large_estate(hook: fn()) {
 /// compiled further, or the exit code to stop with.
 fn compile(paths: &[PathBuf], options: &CheckOptions) -> Result<Checked, ExitCode> {
     let files = expand(paths).map_err(|e| usage_error(&e))?;
-    let bytes: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
-    if let Some(hook) = BEFORE_LARGE_ESTATE.get().filter(|_| bytes >= LARGE_ESTATE_BYTES) {
-        hook();
-    }
-    let input = Input { files, catalogs: options.catalogs.clone(), ..Default::default() };
+    let large_estate = BEFORE_LARGE_ESTATE.get().map(|&prepare| crate::LargeEstate { bytes: LARGE_ESTATE_BYTES, prepare });
+    let input = Input { files, catalogs: options.catalogs.clone(), large_estate, ..Default::default() };
     let checked = match guarded(|| check(&input, &RealFileSystem)) {
         Ok(Ok(c)) => c,
         Ok(Err(unreadable)) if options.format == Format::Human => return Err(usage_error(&unreadable.to_string())),
