@@ -131,6 +131,15 @@ fn print_json(checked: &Checked) -> std::io::Result<()> {
     out.flush()
 }
 
+/// `efi` when the GPUs require it or it is declared; `bios` when declared; else none.
+fn reported_firmware(vm: &crate::model::Vm, facts: &crate::check::VmFacts) -> Option<&'static str> {
+    match vm.firmware.as_ref().map(|f| f.value) {
+        Some(Firmware::Bios) if !facts.efi => Some("bios"),
+        Some(_) => Some("efi"),
+        None => facts.efi.then_some("efi"),
+    }
+}
+
 fn number_or_null<W: Write>(out: &mut W, number: Option<u64>) -> std::io::Result<()> {
     match number {
         Some(n) => write!(out, "{n}"),
@@ -177,11 +186,7 @@ fn vm_facts<W: Write>(out: &mut W, checked: &Checked) -> std::io::Result<()> {
     for id in model.vm_ids() {
         let vm = model.vm(id);
         let Some(facts) = checked.analysis.vms.get(id.index()) else { continue };
-        let firmware = match vm.firmware.as_ref().map(|f| f.value) {
-            Some(Firmware::Bios) if !facts.efi => Some("bios"),
-            Some(_) => Some("efi"),
-            None => facts.efi.then_some("efi"),
-        };
+        let firmware = reported_firmware(vm, facts);
         out.write_all(if any { b",\n    {\n      \"name\": " } else { b"\n    {\n      \"name\": " })?;
         any = true;
         string(out, &vm.name)?;
@@ -258,11 +263,7 @@ mod tests {
                 Some(SerdeVm {
                     name: &vm.name,
                     host: vm.host.map(|h| model.host(h).name.as_str()),
-                    firmware: match vm.firmware.as_ref().map(|f| f.value) {
-                        Some(Firmware::Bios) if !facts.efi => Some("bios"),
-                        Some(_) => Some("efi"),
-                        None => facts.efi.then_some("efi"),
-                    },
+                    firmware: reported_firmware(vm, facts),
                     efi_required: facts.efi,
                     use_64bit_mmio: facts.mmio.is_some(),
                     mmio_size_gb: facts.mmio.map(|m| m.as_gib_ceil()),

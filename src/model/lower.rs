@@ -26,7 +26,7 @@ pub const MAX_ENTITIES: usize = 4_000_000;
 /// the model built from them, and both need not be whole at once.
 /// Past `limits.entities`, the entities read so far are still lowered and checked whole, and
 /// the rest is reported as not checked.
-pub(crate) fn lower<'s>(files: Vec<ast::File<'s>>, catalog: Catalog, limits: crate::Limits, diags: &mut Diagnostics) -> Model {
+pub(crate) fn lower<'s>(mut files: Vec<ast::File<'s>>, catalog: Catalog, limits: crate::Limits, diags: &mut Diagnostics) -> Model {
     let mut lowerer = Lowerer {
         model: Model { catalog, ..Model::default() },
         diags,
@@ -35,7 +35,6 @@ pub(crate) fn lower<'s>(files: Vec<ast::File<'s>>, catalog: Catalog, limits: cra
         names_a_failed_declaration: false,
         damaged: files.iter().flat_map(|file| file.damaged.iter().copied()).collect(),
     };
-    let mut files = files;
     // Each entity stays in its tree, reached through `declared`, so nothing is copied.
     let mut declared: Vec<&mut ast::Entity<'s>> = Vec::new();
     let mut members: Vec<Member<'s>> = Vec::new();

@@ -739,8 +739,8 @@ fn innermost_open_brace(bytes: &[u8], from: usize, to: usize) -> Option<usize> {
 mod tests {
     use super::*;
 
-    /// A file over [`PIECES_ABOVE`]: hosts and VMs with comments between them, and a split
-    /// point likely inside a body, where `vm` lines could be mistaken for items.
+    /// A file over [`PIECES_ABOVE`]: hosts with nested blocks, VMs, and a comment before each
+    /// host, so that splits fall next to comments and inside bodies.
     fn large_estate() -> String {
         let mut text = String::from("license nls { token \"client_configuration_token.tok\" }\n");
         for h in 0..6000 {
