@@ -113,7 +113,7 @@ fn load(bencher: Bencher, hosts: usize) {
         let mut sources = Sources::default();
         let mut diags = Diagnostics::default();
         let texts = gpuc::load::Texts::default();
-        let loaded = gpuc::load::load(&estate.input.files, &[], None, &estate.fs, &texts, &mut sources, &mut diags);
+        let loaded = gpuc::load::load(&estate.input.files, &[], None, &estate.fs, &texts, &mut sources, &mut diags, None);
         assert!(!diags.has_errors());
         loaded.map(|l| l.files.len()).unwrap_or(0)
     });

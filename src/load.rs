@@ -65,16 +65,81 @@ impl Texts {
 }
 
 pub struct Loaded<'s> {
-    /// The trees of the files, with what parsed of those that have syntax errors.
+    /// The trees of the files, with what parsed of those that have syntax errors. A file whose
+    /// entities went to the stream has none of them here (see [`Loaded::whole_trees`]).
     pub files: Vec<ast::File<'s>>,
-    pub catalog: Catalog,
+    /// The built-in boards, then the catalogs from the command line and `catalog` statements;
+    /// `None` when the stream took every entity and no catalog came: the built-in one.
+    pub catalog: Option<Catalog>,
     /// Every syntax error, kept apart from the other diagnostics of loading: unlike a missing
     /// import or catalog, they leave the estate whole enough to check the rest of it.
     pub syntax_errors: Vec<Diagnostic>,
+    /// Every entity went to the stream, and the stream took them all: its lowering is the
+    /// estate's, unless that lowering itself gave up.
+    pub streamed_whole: bool,
+    /// The text of each file in `files`, to parse again a file whose entities were streamed.
+    texts: Vec<&'s str>,
+    /// Per file in `files`: some of its entities went to the stream.
+    streamed: Vec<bool>,
 }
+
+impl Loaded<'_> {
+    /// Parses again each file whose entities went to the stream, so that every tree is whole
+    /// for [`crate::model::lower::lower`] (the syntax errors are those already reported).
+    pub fn whole_trees(&mut self) {
+        for ((file, text), streamed) in self.files.iter_mut().zip(&self.texts).zip(&self.streamed) {
+            if *streamed {
+                *file = syntax::parse(file.file, text).0;
+            }
+        }
+    }
+}
+
+/// What the loader sends to the lowering of a stream, in file order.
+pub enum Streamed<'s> {
+    /// Entities as parsed, each with its span when a syntax error is inside it.
+    Entities(Vec<(ast::Entity<'s>, Option<Span>)>),
+    /// About this many more hosts and VMs follow (counted in a file before it is parsed), so
+    /// that their lists are allocated once: a VM is 400 bytes, and a list grown by doubling
+    /// is copied and may leave half of itself unused.
+    Expect { hosts: usize, vms: usize },
+}
+
+/// Where the loader sends entities as it parses them, for lowering on another thread, and
+/// gets them back, lowered, to free them.
+pub struct Stream<'s> {
+    pub sender: std::sync::mpsc::SyncSender<Streamed<'s>>,
+    pub spent: std::sync::mpsc::Receiver<Vec<ast::Entity<'s>>>,
+}
+
+/// Entities sent at once: few enough that the trees in flight stay small, enough that the
+/// channel is not the cost.
+const BATCH: usize = 512;
+
+/// The catalog entities are lowered against while they are parsed: the built-in one, when
+/// no catalog comes from the command line (a `catalog` statement in a file ends the stream).
+pub fn streaming_catalog(catalogs: &[PathBuf]) -> Option<Catalog> {
+    if !catalogs.is_empty() {
+        return None;
+    }
+    Catalog::builtin(BUILTIN_CATALOG).as_ref().ok().cloned()
+}
+
+impl Loaded<'_> {
+    /// The catalog to lower the trees against.
+    pub fn catalog(&mut self) -> Catalog {
+        self.catalog.take().or_else(|| streaming_catalog(&[])).unwrap_or_default()
+    }
+}
+
+/// The built-in catalog is always file 0, so its parsed form can be shared between runs.
+const BUILTIN_CATALOG: crate::source::FileId = crate::source::FileId(0);
 
 /// Reads and parses `roots` and their imports, then builds the catalog from the built-in
 /// boards, `catalogs` (from the command line) and `catalog` statements, in that order.
+/// With a `stream`, the entities are sent to it as they are parsed instead of kept in the
+/// trees, until a `catalog` statement or the receiver's end stops the stream.
+#[allow(clippy::too_many_arguments)]
 pub fn load<'s>(
     roots: &[PathBuf],
     catalogs: &[PathBuf],
@@ -83,24 +148,38 @@ pub fn load<'s>(
     texts: &'s Texts,
     sources: &mut Sources,
     diags: &mut Diagnostics,
+    stream: Option<Stream<'s>>,
 ) -> Result<Loaded<'s>, RootUnreadable> {
-    // The built-in catalog is always file 0, so its parsed form can be shared between runs.
     let builtin_id = sources.add(catalog::BUILTIN_NAME, catalog::BUILTIN_YAML, SourceKind::Catalog);
+    debug_assert_eq!(builtin_id, BUILTIN_CATALOG);
     let mut loader = Loader {
         fs,
         texts,
         sources,
         diags,
         files: Vec::new(),
+        texts_of: Vec::new(),
+        streamed: Vec::new(),
         syntax_errors: Vec::new(),
         loaded: Vec::new(),
         stack: Vec::new(),
         large_estate,
         bytes_read: 0,
+        streamed_whole: stream.is_some(),
+        stream,
+        batch: Vec::new(),
     };
     for root in roots {
         let text = read_limited(fs, root).map_err(|source| RootUnreadable { path: root.display().to_string(), source })?;
         loader.add(&normalize(root), text, None);
+    }
+    loader.flush();
+    // The stream ends here: its receiver lowers what it has and returns.
+    loader.stream = None;
+    if loader.streamed_whole {
+        // The stream's lowering has the built-in boards, and no other catalog came (one would
+        // have ended the stream): no second copy.
+        return Ok(loader.finish(None));
     }
     let mut catalog = match Catalog::builtin(builtin_id) {
         Ok(c) => c.clone(),
@@ -135,7 +214,7 @@ pub fn load<'s>(
             Err(problems) => loader.diags.extend(problems),
         }
     }
-    Ok(Loaded { files: loader.files, catalog, syntax_errors: loader.syntax_errors })
+    Ok(loader.finish(Some(catalog)))
 }
 
 struct Loader<'a, 's> {
@@ -144,6 +223,10 @@ struct Loader<'a, 's> {
     sources: &'a mut Sources,
     diags: &'a mut Diagnostics,
     files: Vec<ast::File<'s>>,
+    /// The text of each of `files`.
+    texts_of: Vec<&'s str>,
+    /// Per file of `files`: some of its entities went to the stream.
+    streamed: Vec<bool>,
     syntax_errors: Vec<Diagnostic>,
     /// Paths already loaded, by `FileId` order of the spec files.
     loaded: Vec<(PathBuf, crate::source::FileId)>,
@@ -152,6 +235,12 @@ struct Loader<'a, 's> {
     /// Made (and then dropped) once `bytes_read` reaches its size.
     large_estate: Option<crate::LargeEstate>,
     bytes_read: u64,
+    /// Where entities go while the stream lasts.
+    stream: Option<Stream<'s>>,
+    /// Entities parsed and not yet sent.
+    batch: Vec<(ast::Entity<'s>, Option<Span>)>,
+    /// No entity was kept from the stream.
+    streamed_whole: bool,
 }
 
 impl<'s> Loader<'_, 's> {
@@ -174,7 +263,7 @@ impl<'s> Loader<'_, 's> {
         let id = self.sources.add(path.display().to_string(), text, SourceKind::Spec);
         self.loaded.push((path.to_path_buf(), id));
         let Some(text) = self.sources.get(id).map(|f| self.texts.keep(f.text.clone())) else { return };
-        let (file, mut errors) = syntax::parse(id, text);
+        let (file, mut errors) = self.parse(id, text);
         if let Some(at) = first_invalid {
             // What the parser found at a replacement character is this same fault again.
             errors.retain(|d| !text.get(d.primary.span.range()).is_some_and(|t| t.contains(char::REPLACEMENT_CHARACTER)));
@@ -189,6 +278,67 @@ impl<'s> Loader<'_, 's> {
             self.import(path, &import);
         }
         self.stack.pop();
+    }
+
+    fn finish(self, catalog: Option<Catalog>) -> Loaded<'s> {
+        Loaded {
+            files: self.files,
+            catalog,
+            syntax_errors: self.syntax_errors,
+            streamed_whole: self.streamed_whole,
+            texts: self.texts_of,
+            streamed: self.streamed,
+        }
+    }
+
+    /// Parses a file: into its tree, or, while the stream lasts, sending its entities.
+    fn parse(&mut self, id: crate::source::FileId, text: &'s str) -> (ast::File<'s>, Vec<Diagnostic>) {
+        self.texts_of.push(text);
+        let Some(stream) = &self.stream else {
+            self.streamed.push(false);
+            return syntax::parse(id, text);
+        };
+        let count = |what: &str| memchr::memmem::find_iter(text.as_bytes(), what).count() + usize::from(text.starts_with(&what[1..]));
+        if stream.sender.send(Streamed::Expect { hosts: count("\nhost "), vms: count("\nvm ") }).is_err() {
+            self.stream_ended();
+            self.streamed.push(false);
+            return syntax::parse(id, text);
+        }
+        self.streamed.push(true);
+        let mut kept = Vec::new();
+        let (file, errors) = syntax::parse_each(id, text, &mut |item, damaged| match item {
+            ast::Item::Entity(entity) if self.stream.is_some() => {
+                self.batch.push((entity, damaged));
+                if self.batch.len() == BATCH {
+                    self.flush();
+                }
+            }
+            ast::Item::Catalog(_) => {
+                // The catalog changes: what was lowered against the built-in one may not hold.
+                self.stream_ended();
+                kept.push(item);
+            }
+            item => kept.push(item),
+        });
+        (ast::File { items: kept, ..file }, errors)
+    }
+
+    /// Sends the entities parsed so far.
+    fn flush(&mut self) {
+        let Some(stream) = &self.stream else { return };
+        // Frees what was lowered since the last batch.
+        while stream.spent.try_recv().is_ok() {}
+        if !self.batch.is_empty() && stream.sender.send(Streamed::Entities(std::mem::take(&mut self.batch))).is_err() {
+            self.stream_ended();
+        }
+    }
+
+    /// The stream ends before the estate does: from here on entities stay in their trees,
+    /// and the files that sent some are parsed again (see [`Loaded::whole_trees`]).
+    fn stream_ended(&mut self) {
+        self.stream = None;
+        self.batch.clear();
+        self.streamed_whole = false;
     }
 
     fn import(&mut self, from: &Path, import: &ast::StringLit) {

@@ -6,6 +6,7 @@ use super::keys;
 use super::*;
 use crate::catalog::Product as HostProduct;
 use crate::diagnostics::{suggest, Code, Diagnostic, Diagnostics};
+use crate::load::Streamed;
 use crate::quantity;
 use crate::syntax::ast::{self, Attribute, Body, EntityKind, Reference, Value, ValueKind};
 use rustc_hash::FxHashMap as HashMap;
@@ -27,14 +28,8 @@ pub const MAX_ENTITIES: usize = 4_000_000;
 /// Past `limits.entities`, the entities read so far are still lowered and checked whole, and
 /// the rest is reported as not checked.
 pub(crate) fn lower<'s>(mut files: Vec<ast::File<'s>>, catalog: Catalog, limits: crate::Limits, diags: &mut Diagnostics) -> Model {
-    let mut lowerer = Lowerer {
-        model: Model { catalog, ..Model::default() },
-        diags,
-        names: Names::default(),
-        vm_spans: Vec::new(),
-        names_a_failed_declaration: false,
-        damaged: files.iter().flat_map(|file| file.damaged.iter().copied()).collect(),
-    };
+    let damaged = files.iter().flat_map(|file| file.damaged.iter().copied()).collect();
+    let mut lowerer = Lowerer::new(catalog, diags, damaged, false);
     // Each entity stays in its tree, reached through `declared`, so nothing is copied.
     let mut declared: Vec<&mut ast::Entity<'s>> = Vec::new();
     let mut members: Vec<Member<'s>> = Vec::new();
@@ -43,34 +38,10 @@ pub(crate) fn lower<'s>(mut files: Vec<ast::File<'s>>, catalog: Catalog, limits:
         for item in &mut file.items {
             if let ast::Item::Entity(entity) = item {
                 let Some(names) = lowerer.expand(entity) else { continue };
-                if members.len() + names.len() > limits.entities {
-                    lowerer.diags.push(
-                        Diagnostic::new(
-                            Code::InvalidRange,
-                            format!(
-                                "the estate declares more than {} entities; this one and all after it were not checked",
-                                limits.entities
-                            ),
-                            entity.name.span,
-                            "the limit is passed here",
-                        )
-                        .with_help(format!(
-                            "the {} entities declared before it were checked; split the estate and compile its parts separately",
-                            members.len()
-                        )),
-                    );
+                if !lowerer.within_limit(limits, members.len(), names.len(), entity) {
                     break 'files;
                 }
-                // One shared copy of `dev[1..4]` for all members of a range.
-                let range: Option<std::sync::Arc<str>> = entity.name.range.as_ref().map(|_| written(&entity.name).into());
-                let index = declared.len();
-                let member = |name| Member { kind: entity.kind, entity: index, name, range: range.clone() };
-                match names {
-                    Declared::One(name) => members.push(member(Cow::Borrowed(name))),
-                    Declared::Range { base, first, last, width } => {
-                        members.extend((first..=last).map(|n| member(Cow::Owned(format!("{base}{n:0width$}")))))
-                    }
-                }
+                members.extend(Member::all(entity, names, declared.len()));
                 declared.push(entity);
             }
         }
@@ -82,8 +53,8 @@ pub(crate) fn lower<'s>(mut files: Vec<ast::File<'s>>, catalog: Catalog, limits:
     lowerer.names.vms.reserve(count(EntityKind::Vm));
     for member in &members {
         match member.kind {
-            EntityKind::License => lowerer.license(&member.instance(&declared)),
-            EntityKind::Host => lowerer.host(&member.instance(&declared)),
+            EntityKind::License => lowerer.license(&member.instance(declared[member.entity])),
+            EntityKind::Host => lowerer.host(&member.instance(declared[member.entity])),
             _ => {}
         }
     }
@@ -91,21 +62,92 @@ pub(crate) fn lower<'s>(mut files: Vec<ast::File<'s>>, catalog: Catalog, limits:
         entity.body.entries = Vec::new();
     }
     let vm_members: Vec<&Member> = members.iter().filter(|m| m.kind == EntityKind::Vm).collect();
-    // Exact sizes: a VM is 400 bytes, and doubling would leave up to half the list unused.
-    lowerer.model.vms.reserve_exact(vm_members.len());
-    lowerer.vm_spans.reserve_exact(vm_members.len());
-    let vm_slots: Vec<Option<VmId>> = vm_members.iter().map(|m| lowerer.declare_vm(&m.instance(&declared))).collect();
+    lowerer.expect_vms(vm_members.len());
+    let vm_slots: Vec<Option<VmId>> = vm_members.iter().map(|m| lowerer.declare_vm(&m.instance(declared[m.entity]))).collect();
     for (k, (member, slot)) in vm_members.iter().zip(vm_slots).enumerate() {
-        lowerer.vm(&member.instance(&declared), slot);
+        lowerer.vm(&member.instance(declared[member.entity]), slot);
         // The last member of its entity (a range's members share one body): done with it.
         if vm_members.get(k + 1).is_none_or(|next| next.entity != member.entity) {
             declared[member.entity].body.entries = Vec::new();
         }
     }
     for member in members.iter().filter(|m| m.kind == EntityKind::Bitfusion) {
-        lowerer.pool(&member.instance(&declared));
+        lowerer.pool(&member.instance(declared[member.entity]));
     }
     lowerer.model
+}
+
+/// Lowers entities as the parser hands them over, each as soon as it arrives, so that no
+/// tree of the whole estate exists: at 100,000 hosts the trees were as large as the model.
+/// Lowering an entity reads only the hosts and licences declared before it (pools, which
+/// name VMs, are kept for the end), so when every host and licence is declared before the
+/// VMs that name it, the model and diagnostics are those of [`lower`]. Returns `None` as
+/// soon as a VM names a host or licence not declared so far: the caller then lowers the
+/// whole trees, which declares every host and licence first.
+///
+/// Lowered entities go to `spent`, for the parser's thread to free: freeing on the thread that
+/// allocated is faster, and lowering is the busier of the two threads.
+pub(crate) fn lower_streamed<'s>(
+    stream: impl IntoIterator<Item = Streamed<'s>>,
+    mut spent: impl FnMut(Vec<ast::Entity<'s>>),
+    catalog: Catalog,
+    limits: crate::Limits,
+    diags: &mut Diagnostics,
+) -> Option<Model> {
+    let mut lowerer = Lowerer::new(catalog, diags, Vec::new(), true);
+    let mut count = 0;
+    let mut limit_passed = false;
+    let mut pools = Vec::new();
+    for message in stream {
+        let batch = match message {
+            Streamed::Expect { hosts, vms } => {
+                lowerer.names.hosts.reserve(hosts);
+                lowerer.model.hosts.reserve_exact(hosts);
+                lowerer.expect_vms(vms);
+                continue;
+            }
+            Streamed::Entities(batch) => batch,
+        };
+        let mut lowered = Vec::with_capacity(batch.len());
+        for (entity, damaged) in batch {
+            lowerer.damaged.extend(damaged);
+            if limit_passed {
+                continue;
+            }
+            let Some(names) = lowerer.expand(&entity) else { continue };
+            if !lowerer.within_limit(limits, count, names.len(), &entity) {
+                limit_passed = true;
+                continue;
+            }
+            count += names.len();
+            if entity.kind == EntityKind::Bitfusion {
+                pools.push(entity);
+                continue;
+            }
+            for member in Member::all(&entity, names, 0) {
+                let inst = member.instance(&entity);
+                match member.kind {
+                    EntityKind::License => lowerer.license(&inst),
+                    EntityKind::Host => lowerer.host(&inst),
+                    _ => {
+                        let slot = lowerer.declare_vm(&inst);
+                        lowerer.vm(&inst, slot);
+                    }
+                }
+                if lowerer.names_an_undeclared_entity {
+                    return None;
+                }
+            }
+            lowered.push(entity);
+        }
+        spent(lowered);
+    }
+    for entity in &pools {
+        for member in Member::all(entity, Declared::One(entity.name.ident.text), 0) {
+            lowerer.pool(&member.instance(entity));
+        }
+    }
+    Some(lowerer.model)
 }
 
 /// One name an entity declares: `dev[1..4]` gives four members sharing one declaration.
@@ -120,8 +162,21 @@ struct Member<'s> {
 }
 
 impl<'s> Member<'s> {
-    fn instance<'a>(&'a self, declared: &'a [&mut ast::Entity<'s>]) -> Instance<'a, 's> {
-        let entity = &*declared[self.entity];
+    /// The members `entity` declares, given its `names`; `index` is its place in `lower`'s list.
+    fn all<'e>(entity: &'e ast::Entity<'s>, names: Declared<'s>, index: usize) -> impl Iterator<Item = Member<'s>> + 'e {
+        // One shared copy of `dev[1..4]` for all members of a range.
+        let range: Option<std::sync::Arc<str>> = entity.name.range.as_ref().map(|_| written(&entity.name).into());
+        let member = move |name| Member { kind: entity.kind, entity: index, name, range: range.clone() };
+        let (one, many) = match names {
+            Declared::One(name) => (Some(member(Cow::Borrowed(name))), None),
+            Declared::Range { base, first, last, width } => {
+                (None, Some((first..=last).map(move |n| member(Cow::Owned(format!("{base}{n:0width$}"))))))
+            }
+        };
+        one.into_iter().chain(many.into_iter().flatten())
+    }
+
+    fn instance<'a>(&'a self, entity: &'a ast::Entity<'s>) -> Instance<'a, 's> {
         Instance { name: &self.name, pattern: &entity.name, body: &entity.body, range: self.range.as_ref() }
     }
 }
@@ -190,9 +245,52 @@ struct Lowerer<'d> {
     /// Regions around syntax errors (reported): an entity whose body overlaps one may have
     /// lost what the error cut out.
     damaged: Vec<Span>,
+    /// Entities are lowered as they are parsed ([`lower_streamed`]), so a name not declared
+    /// so far may still be declared later.
+    streamed: bool,
+    /// While `streamed`: an entity named a host or licence not declared so far.
+    names_an_undeclared_entity: bool,
 }
 
-impl Lowerer<'_> {
+impl<'d> Lowerer<'d> {
+    fn new(catalog: Catalog, diags: &'d mut Diagnostics, damaged: Vec<Span>, streamed: bool) -> Self {
+        Lowerer {
+            model: Model { catalog, ..Model::default() },
+            diags,
+            names: Names::default(),
+            vm_spans: Vec::new(),
+            names_a_failed_declaration: false,
+            damaged,
+            streamed,
+            names_an_undeclared_entity: false,
+        }
+    }
+
+    /// Sizes the VM lists for `vms` more, exactly: a VM is 400 bytes, and doubling would leave
+    /// up to half the list unused.
+    fn expect_vms(&mut self, vms: usize) {
+        self.model.vms.reserve_exact(vms);
+        self.vm_spans.reserve_exact(vms);
+        self.names.vms.reserve(vms);
+    }
+
+    /// Whether `entity`'s `names` more fit within `limits` after `count` entities; when not,
+    /// reports that it and all after it were not checked.
+    fn within_limit(&mut self, limits: crate::Limits, count: usize, names: usize, entity: &ast::Entity) -> bool {
+        if count + names <= limits.entities {
+            return true;
+        }
+        self.diags.push(
+            Diagnostic::new(
+                Code::InvalidRange,
+                format!("the estate declares more than {} entities; this one and all after it were not checked", limits.entities),
+                entity.name.span,
+                "the limit is passed here",
+            )
+            .with_help(format!("the {count} entities declared before it were checked; split the estate and compile its parts separately")),
+        );
+        false
+    }
     /// The names `entity` declares, or `None` (reported) for a range that cannot be expanded.
     fn expand<'s>(&mut self, entity: &ast::Entity<'s>) -> Option<Declared<'s>> {
         let pattern = &entity.name;
@@ -667,6 +765,7 @@ impl Lowerer<'_> {
                     None
                 }
                 None => {
+                    self.names_an_undeclared_entity |= self.streamed;
                     unknown(self.diags, "licence", &name, self.names.licenses.keys().map(String::as_str));
                     None
                 }
@@ -691,6 +790,7 @@ impl Lowerer<'_> {
         match self.names.hosts.get(name.value) {
             Some(&id) => Some(id),
             None => {
+                self.names_an_undeclared_entity |= self.streamed;
                 unknown(self.diags, "host", name, self.names.hosts.keys().map(String::as_str));
                 None
             }

@@ -38,9 +38,19 @@ pub fn parse(file: FileId, text: &str) -> (File<'_>, Vec<Diagnostic>) {
 }
 
 fn parse_whole(file: FileId, text: &str) -> (File<'_>, Vec<Diagnostic>) {
+    let mut items = Vec::new();
+    let (file, errors) = parse_each(file, text, &mut |item, _| items.push(item));
+    (File { items, ..file }, errors)
+}
+
+/// Parses one file and hands each item to `each` as soon as it is parsed, with the span of
+/// the item when it has a syntax error inside (see [`File::damaged`]): a large estate is
+/// lowered while it is parsed, and no tree of a whole file exists. Returns the file without
+/// its items, and every syntax error.
+pub fn parse_each<'t>(file: FileId, text: &'t str, each: &mut dyn FnMut(Item<'t>, Option<Span>)) -> (File<'t>, Vec<Diagnostic>) {
     let mut parser = Parser::new(file, text);
-    let (items, _) = parser.items(0, text.len());
-    (File { file, items, comments: parser.comments, damaged: parser.damaged }, parser.errors)
+    parser.items_each(0, text.len(), each);
+    (File { file, items: Vec::new(), comments: parser.comments, damaged: parser.damaged }, parser.errors)
 }
 
 /// Files at least this large are parsed in pieces, one per core: a 100,000-host estate is
@@ -188,18 +198,25 @@ impl<'t> Parser<'t> {
     /// with where the last one ended (`stop` when it ended right before it).
     fn items(&mut self, start: usize, stop: usize) -> (Vec<Item<'t>>, usize) {
         let mut items = Vec::new();
+        let end = self.items_each(start, stop, &mut |item, _| items.push(item));
+        (items, end)
+    }
+
+    /// [`Parser::items`], handing each item to `each` with its span when it is damaged.
+    fn items_each(&mut self, start: usize, stop: usize, each: &mut dyn FnMut(Item<'t>, Option<Span>)) -> usize {
         let mut at = self.skip(start);
         while at < stop {
+            let damaged_before = self.damaged.len();
             let end = match self.item(at) {
                 Ok((item, end)) => {
-                    items.push(item);
+                    each(item, self.damaged.get(damaged_before).copied());
                     end
                 }
                 Err(fault) => self.report(None, fault),
             };
             at = self.skip(end);
         }
-        (items, at)
+        at
     }
 
     /// Records `fault` and returns where parsing resumes: after a local fault, else at the
