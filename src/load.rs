@@ -4,6 +4,7 @@
 
 use crate::catalog::{self, Catalog};
 use crate::diagnostics::{Code, Diagnostic, Diagnostics};
+use crate::model::lower::VmDraft;
 use crate::source::{SourceKind, Sources, Span};
 use crate::syntax::{self, ast};
 use std::path::{Component, Path, PathBuf};
@@ -96,20 +97,30 @@ impl Loaded<'_> {
 }
 
 /// What the loader sends to the lowering of a stream, in file order.
-pub enum Streamed<'s> {
-    /// Entities as parsed, each with its span when a syntax error is inside it.
-    Entities(Vec<(ast::Entity<'s>, Option<Span>)>),
+pub(crate) enum Streamed<'s> {
+    Entities(Vec<ParsedEntity<'s>>),
     /// About this many more hosts and VMs follow (counted in a file before it is parsed), so
     /// that their lists are allocated once: a VM is 400 bytes, and a list grown by doubling
     /// is copied and may leave half of itself unused.
-    Expect { hosts: usize, vms: usize },
+    Expect {
+        hosts: usize,
+        vms: usize,
+    },
+}
+
+/// An entity as parsed, with its span when a syntax error is inside it and, for a VM, what
+/// its body says, read on the parser's thread (lowering is the busier of the two).
+pub(crate) struct ParsedEntity<'s> {
+    pub entity: ast::Entity<'s>,
+    pub damaged: Option<Span>,
+    pub vm: Option<VmDraft<'s>>,
 }
 
 /// Where the loader sends entities as it parses them, for lowering on another thread, and
 /// gets them back, lowered, to free them.
 pub struct Stream<'s> {
-    pub sender: std::sync::mpsc::SyncSender<Streamed<'s>>,
-    pub spent: std::sync::mpsc::Receiver<Vec<ast::Entity<'s>>>,
+    pub(crate) sender: std::sync::mpsc::SyncSender<Streamed<'s>>,
+    pub(crate) spent: std::sync::mpsc::Receiver<Vec<ast::Entity<'s>>>,
 }
 
 /// Entities sent at once: few enough that the trees in flight stay small, enough that the
@@ -238,7 +249,7 @@ struct Loader<'a, 's> {
     /// Where entities go while the stream lasts.
     stream: Option<Stream<'s>>,
     /// Entities parsed and not yet sent.
-    batch: Vec<(ast::Entity<'s>, Option<Span>)>,
+    batch: Vec<ParsedEntity<'s>>,
     /// No entity was kept from the stream.
     streamed_whole: bool,
 }
@@ -308,7 +319,8 @@ impl<'s> Loader<'_, 's> {
         let mut kept = Vec::new();
         let (file, errors) = syntax::parse_each(id, text, &mut |item, damaged| match item {
             ast::Item::Entity(entity) if self.stream.is_some() => {
-                self.batch.push((entity, damaged));
+                let vm = (entity.kind == ast::EntityKind::Vm).then(|| VmDraft::read(&entity));
+                self.batch.push(ParsedEntity { entity, damaged, vm });
                 if self.batch.len() == BATCH {
                     self.flush();
                 }

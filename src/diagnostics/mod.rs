@@ -91,7 +91,7 @@ impl Diagnostic {
 }
 
 /// Collects diagnostics across stages; never stops at the first.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Diagnostics {
     items: Vec<Diagnostic>,
 }
@@ -117,6 +117,11 @@ impl Diagnostics {
 
     pub fn extend(&mut self, more: impl IntoIterator<Item = Diagnostic>) {
         self.items.extend(more);
+    }
+
+    /// In the order reported.
+    pub fn into_reported(self) -> Vec<Diagnostic> {
+        self.items
     }
 
     /// In source order (file, then offset, then code), duplicates removed, so output is stable.

@@ -6,7 +6,7 @@ use super::keys;
 use super::*;
 use crate::catalog::Product as HostProduct;
 use crate::diagnostics::{suggest, Code, Diagnostic, Diagnostics};
-use crate::load::Streamed;
+use crate::load::{ParsedEntity, Streamed};
 use crate::quantity;
 use crate::syntax::ast::{self, Attribute, Body, EntityKind, Reference, Value, ValueKind};
 use rustc_hash::FxHashMap as HashMap;
@@ -14,6 +14,9 @@ use smallvec::SmallVec;
 use std::borrow::Cow;
 
 mod state;
+mod vm;
+
+pub(crate) use vm::VmDraft;
 
 /// Most names one range may declare (`vm x[1..100000000]` is refused, not expanded).
 pub const MAX_RANGE: u64 = 100_000;
@@ -65,7 +68,8 @@ pub(crate) fn lower<'s>(mut files: Vec<ast::File<'s>>, catalog: Catalog, limits:
     lowerer.expect_vms(vm_members.len());
     let vm_slots: Vec<Option<VmId>> = vm_members.iter().map(|m| lowerer.declare_vm(&m.instance(declared[m.entity]))).collect();
     for (k, (member, slot)) in vm_members.iter().zip(vm_slots).enumerate() {
-        lowerer.vm(&member.instance(declared[member.entity]), slot);
+        let entity = &*declared[member.entity];
+        lowerer.vm(&member.instance(entity), slot, VmDraft::read(entity));
         // The last member of its entity (a range's members share one body): done with it.
         if vm_members.get(k + 1).is_none_or(|next| next.entity != member.entity) {
             declared[member.entity].body.entries = Vec::new();
@@ -109,7 +113,7 @@ pub(crate) fn lower_streamed<'s>(
             Streamed::Entities(batch) => batch,
         };
         let mut lowered = Vec::with_capacity(batch.len());
-        for (entity, damaged) in batch {
+        for ParsedEntity { entity, damaged, vm } in batch {
             lowerer.damaged.extend(damaged);
             if limit_passed {
                 continue;
@@ -124,20 +128,28 @@ pub(crate) fn lower_streamed<'s>(
                 pools.push(entity);
                 continue;
             }
-            for member in Member::all(&entity, names, 0) {
+            let mut vm = vm;
+            let mut members = Member::all(&entity, names, 0).peekable();
+            while let Some(member) = members.next() {
                 let inst = member.instance(&entity);
                 match member.kind {
                     EntityKind::License => lowerer.license(&inst),
                     EntityKind::Host => lowerer.host(&inst),
                     _ => {
                         let slot = lowerer.declare_vm(&inst);
-                        lowerer.vm(&inst, slot);
+                        // Read on the parser's thread; members of a range each take a copy.
+                        let draft = vm.take().unwrap_or_else(|| VmDraft::read(&entity));
+                        if members.peek().is_some() {
+                            vm = Some(draft.clone());
+                        }
+                        lowerer.vm(&inst, slot, draft);
                     }
                 }
                 if lowerer.names_an_undeclared_entity {
                     return None;
                 }
             }
+            drop(members);
             lowered.push(entity);
         }
         spent(lowered);
@@ -664,148 +676,12 @@ impl<'d> Lowerer<'d> {
         })
     }
 
-    fn vm(&mut self, inst: &Instance, slot: Option<VmId>) {
-        let reported_before = self.diags.len();
-        self.names_a_failed_declaration = false;
-        let r = Reader::new(inst.body, "vm", keys::VM.attrs, keys::VM.blocks, &["vgpu", "passthrough"], self.diags);
-        let host = r.attr("host").and_then(|a| {
-            let name = plain_name(a, self.diags)?;
-            self.resolve_host(&name)
-        });
-        if r.absent("host") {
-            missing(self.diags, "VM", &inst.written(), inst.span(), "host esx14");
-        }
-        let memory = r.attr("memory").and_then(|a| size(a, self.diags));
-        if r.absent("memory") {
-            missing(self.diags, "VM", &inst.written(), inst.span(), "memory 64GiB");
-        }
-        let cpus = r.attr("cpus").and_then(|a| integer(a, 1, 768, self.diags)).map(|c| c.value as u32);
-        let firmware = r.attr("firmware").and_then(|a| word(a, &[("efi", Firmware::Efi), ("bios", Firmware::Bios)], self.diags));
-        let reservation = r.attr("reservation").and_then(|a| size(a, self.diags));
-        let mmio = r.attr("mmio").and_then(|a| size(a, self.diags));
-        let mut passthrough = Vec::new();
-        for a in r.attrs("passthrough") {
-            for v in &a.values {
-                if let Some(gpu) = self.gpu_ref(v, host) {
-                    passthrough.push(gpu);
-                }
-            }
-        }
-        let mut vgpus = Vec::new();
-        for a in r.attrs("vgpu") {
-            for v in &a.values {
-                match &v.kind {
-                    ValueKind::Reference(text) if !text.contains('.') => {
-                        vgpus.push(VgpuRequest { type_name: text.to_ascii_lowercase(), span: v.span, pinned: None })
-                    }
-                    ValueKind::Placed(placed) if placed.item.second().is_none() => {
-                        let pinned = self.gpu_target(&placed.target, host);
-                        let item = placed.item;
-                        vgpus.push(VgpuRequest { type_name: item.text.to_ascii_lowercase(), span: item.span, pinned });
-                    }
-                    ValueKind::Placed(placed) => self.diags.push(
-                        Diagnostic::new(
-                            Code::WrongValueKind,
-                            format!("`{}` is not a vGPU type", placed.item.text),
-                            placed.item.span,
-                            "a vGPU type name has no `.`",
-                        )
-                        .with_help("write the type before `on` and the GPU after it, e.g. `vgpu grid_p100-8q on esx14.g2`"),
-                    ),
-                    _ => wrong_kind(self.diags, a, v, "a vGPU type such as `grid_p100-8q`, optionally `on host.gpu`"),
-                }
-            }
-        }
-        let flag = |key: &str, diags: &mut Diagnostics| r.attr(key).and_then(|a| boolean(a, diags));
-        let vmotion = flag("vmotion", self.diags);
-        let drs = flag("drs", self.diags);
-        let snapshots = flag("snapshots", self.diags);
-        let guest = r.block("guest").map(|b| self.guest(b));
-        let Some(slot) = slot else { return };
-        debug_assert_eq!(slot.index(), self.model.vms.len());
-        // A VM without a readable memory size is kept (with size 0, meaning unknown) so that
-        // ids stay dense and its other problems are still reported.
-        let memory = memory.unwrap_or(Spanned::new(ByteSize(0), inst.span()));
-        self.model.vms.push(Vm {
-            name: inst.name.to_string(),
-            span: inst.span(),
-            host,
-            memory,
-            cpus,
-            firmware,
-            reservation,
-            mmio,
-            passthrough,
-            vgpus,
-            vmotion,
-            drs,
-            snapshots,
-            guest,
-            incomplete: self.diags.len() > reported_before
-                || std::mem::take(&mut self.names_a_failed_declaration)
-                || self
-                    .damaged
-                    .iter()
-                    .any(|d| d.file == inst.body.span.file && d.start < inst.body.span.end && inst.body.span.start < d.end),
-            range: inst.range.cloned(),
-        });
-    }
-
-    fn guest(&mut self, block: &ast::Block) -> Guest {
-        let r = Reader::new(&block.body, "guest", keys::GUEST.attrs, keys::GUEST.blocks, &[], self.diags);
-        let os = r.attr("os").and_then(|a| word(a, &[("linux", GuestOs::Linux), ("windows", GuestOs::Windows)], self.diags));
-        let driver = r.attr("driver").and_then(|a| self.version(a, "a driver version such as \"390.42\""));
-        let cuda = r.attr("cuda").and_then(|a| self.version(a, "a CUDA version such as \"12.2\""));
-        let license = r.attr("license").or_else(|| r.attr("licence")).and_then(|a| {
-            let name = plain_name(a, self.diags)?;
-            match self.names.licenses.get(name.value) {
-                Some(&id) => Some(Spanned::new(id, name.span)),
-                None if self.names.failed_licenses.contains(name.value) => {
-                    self.names_a_failed_declaration = true;
-                    None
-                }
-                None => {
-                    self.names_an_undeclared_entity |= self.streamed;
-                    unknown(self.diags, "licence", &name, self.names.licenses.keys().map(String::as_str));
-                    None
-                }
-            }
-        });
-        let product = r.attr("product").and_then(|a| word(a, &[("vws", Product::Vws), ("vcs", Product::Vcs)], self.diags));
-        Guest { span: block.key.span, os, driver, cuda, license, product }
-    }
-
-    fn version(&mut self, a: &Attribute, example: &str) -> Option<Spanned<Version>> {
-        let v = version_text(a, self.diags)?;
-        match Version::parse(&v.value) {
-            Some(ver) => Some(Spanned::new(ver, v.span)),
-            None => {
-                invalid(self.diags, v.span, format!("`{}` is not a version", v.value), &format!("write {example}"));
-                None
-            }
-        }
-    }
-
     fn resolve_host(&mut self, name: &Spanned<&str>) -> Option<HostId> {
         match self.names.hosts.get(name.value) {
             Some(&id) => Some(id),
             None => {
                 self.names_an_undeclared_entity |= self.streamed;
                 unknown(self.diags, "host", name, self.names.hosts.keys().map(String::as_str));
-                None
-            }
-        }
-    }
-
-    /// A passthrough list entry: `esx14.g0`, or `g0` for a GPU of the VM's own host.
-    fn gpu_ref(&mut self, v: &Value, vm_host: Option<HostId>) -> Option<Spanned<GpuId>> {
-        match v.reference() {
-            Some(re) => self.gpu_target(&re, vm_host),
-            None => {
-                self.diags.push(
-                    Diagnostic::new(Code::WrongValueKind, "`passthrough` lists GPUs", v.span, format!("found {}", v.kind.describe()))
-                        .with_help("name GPUs as `host.gpu` (e.g. `esx14.g0`) or, on the VM's own host, just `g0`"),
-                );
                 None
             }
         }

@@ -327,7 +327,7 @@ pub struct VgpuRequest {
     pub pinned: Option<Spanned<GpuId>>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Guest {
     pub span: Span,
     pub os: Option<Spanned<GuestOs>>,
