@@ -120,7 +120,7 @@ pub(crate) struct ParsedEntity<'s> {
 /// gets them back, lowered, to free them.
 pub struct Stream<'s> {
     pub(crate) sender: std::sync::mpsc::SyncSender<Streamed<'s>>,
-    pub(crate) spent: std::sync::mpsc::Receiver<Vec<ast::Entity<'s>>>,
+    pub(crate) spent: std::sync::mpsc::Receiver<Vec<ParsedEntity<'s>>>,
 }
 
 /// Entities sent at once: few enough that the trees in flight stay small, enough that the

@@ -91,7 +91,7 @@ impl Diagnostic {
 }
 
 /// Collects diagnostics across stages; never stops at the first.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct Diagnostics {
     items: Vec<Diagnostic>,
 }
@@ -120,8 +120,8 @@ impl Diagnostics {
     }
 
     /// In the order reported.
-    pub fn into_reported(self) -> Vec<Diagnostic> {
-        self.items
+    pub fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.items.iter()
     }
 
     /// In source order (file, then offset, then code), duplicates removed, so output is stable.

@@ -69,7 +69,7 @@ pub(crate) fn lower<'s>(mut files: Vec<ast::File<'s>>, catalog: Catalog, limits:
     let vm_slots: Vec<Option<VmId>> = vm_members.iter().map(|m| lowerer.declare_vm(&m.instance(declared[m.entity]))).collect();
     for (k, (member, slot)) in vm_members.iter().zip(vm_slots).enumerate() {
         let entity = &*declared[member.entity];
-        lowerer.vm(&member.instance(entity), slot, VmDraft::read(entity));
+        lowerer.vm(&member.instance(entity), slot, &VmDraft::read(entity));
         // The last member of its entity (a range's members share one body): done with it.
         if vm_members.get(k + 1).is_none_or(|next| next.entity != member.entity) {
             declared[member.entity].body.entries = Vec::new();
@@ -93,7 +93,7 @@ pub(crate) fn lower<'s>(mut files: Vec<ast::File<'s>>, catalog: Catalog, limits:
 /// allocated is faster, and lowering is the busier of the two threads.
 pub(crate) fn lower_streamed<'s>(
     stream: impl IntoIterator<Item = Streamed<'s>>,
-    mut spent: impl FnMut(Vec<ast::Entity<'s>>),
+    mut spent: impl FnMut(Vec<ParsedEntity<'s>>),
     catalog: Catalog,
     limits: crate::Limits,
     diags: &mut Diagnostics,
@@ -112,47 +112,50 @@ pub(crate) fn lower_streamed<'s>(
             }
             Streamed::Entities(batch) => batch,
         };
-        let mut lowered = Vec::with_capacity(batch.len());
-        for ParsedEntity { entity, damaged, vm } in batch {
-            lowerer.damaged.extend(damaged);
+        let mut batch = batch;
+        let mut kept_pools = Vec::new();
+        for (k, parsed) in batch.iter().enumerate() {
+            let ParsedEntity { entity, damaged, vm } = parsed;
+            lowerer.damaged.extend(*damaged);
             if limit_passed {
                 continue;
             }
-            let Some(names) = lowerer.expand(&entity) else { continue };
-            if !lowerer.within_limit(limits, count, names.len(), &entity) {
+            let Some(names) = lowerer.expand(entity) else { continue };
+            if !lowerer.within_limit(limits, count, names.len(), entity) {
                 limit_passed = true;
                 continue;
             }
             count += names.len();
             if entity.kind == EntityKind::Bitfusion {
-                pools.push(entity);
+                kept_pools.push(k);
                 continue;
             }
-            let mut vm = vm;
-            let mut members = Member::all(&entity, names, 0).peekable();
-            while let Some(member) = members.next() {
-                let inst = member.instance(&entity);
-                match member.kind {
-                    EntityKind::License => lowerer.license(&inst),
-                    EntityKind::Host => lowerer.host(&inst),
-                    _ => {
+            // A VM's draft is read on the parser's thread; the members of a range share it.
+            let read_here = (vm.is_none() && entity.kind == EntityKind::Vm).then(|| VmDraft::read(entity));
+            for member in Member::all(entity, names, 0) {
+                let inst = member.instance(entity);
+                match (member.kind, vm.as_ref().or(read_here.as_ref())) {
+                    (EntityKind::License, _) => lowerer.license(&inst),
+                    (EntityKind::Host, _) => lowerer.host(&inst),
+                    (_, draft) => {
                         let slot = lowerer.declare_vm(&inst);
-                        // Read on the parser's thread; members of a range each take a copy.
-                        let draft = vm.take().unwrap_or_else(|| VmDraft::read(&entity));
-                        if members.peek().is_some() {
-                            vm = Some(draft.clone());
+                        if let Some(draft) = draft {
+                            lowerer.vm(&inst, slot, draft);
                         }
-                        lowerer.vm(&inst, slot, draft);
                     }
                 }
                 if lowerer.names_an_undeclared_entity {
                     return None;
                 }
             }
-            drop(members);
-            lowered.push(entity);
         }
-        spent(lowered);
+        // Pools name VMs: they are lowered once every VM is declared.
+        let start = pools.len();
+        for &k in kept_pools.iter().rev() {
+            pools.push(batch.remove(k).entity);
+        }
+        pools[start..].reverse();
+        spent(batch);
     }
     for entity in &pools {
         for member in Member::all(entity, Declared::One(entity.name.ident.text), 0) {

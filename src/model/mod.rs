@@ -23,7 +23,7 @@ macro_rules! id_type {
 id_type!(LicenseId, HostId, GpuId, VmId, PoolId);
 
 /// A value and the span it was written at.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Spanned<T> {
     pub value: T,
     pub span: Span,

@@ -6,7 +6,6 @@
 use super::*;
 
 /// What a VM's body says on its own; names are resolved by [`Lowerer::vm`].
-#[derive(Clone)]
 pub(crate) struct VmDraft<'s> {
     /// What reading the body reported.
     diags: Diagnostics,
@@ -109,10 +108,10 @@ fn version(a: &Attribute, example: &str, diags: &mut Diagnostics) -> Option<Span
 impl Lowerer<'_> {
     /// Lowers a VM from its `draft`: resolves what it names and, unless it is a second VM of
     /// its name (`slot` is `None`), adds it to the model.
-    pub(super) fn vm(&mut self, inst: &Instance, slot: Option<VmId>, draft: VmDraft) {
+    pub(super) fn vm(&mut self, inst: &Instance, slot: Option<VmId>, draft: &VmDraft) {
         let reported_before = self.diags.len();
         self.names_a_failed_declaration = false;
-        self.diags.extend(draft.diags.into_reported());
+        self.diags.extend(draft.diags.iter().cloned());
         let host = draft.host.and_then(|name| self.resolve_host(&name));
         let passthrough = draft.passthrough.iter().filter_map(|gpu| self.gpu_target(gpu, host)).collect();
         let vgpus = draft
@@ -124,7 +123,10 @@ impl Lowerer<'_> {
                 pinned: pinned.and_then(|gpu| self.gpu_target(&gpu, host)),
             })
             .collect();
-        let guest = draft.guest.map(|(guest, license)| Guest { license: license.and_then(|name| self.license_named(name)), ..guest });
+        let guest = draft
+            .guest
+            .as_ref()
+            .map(|(guest, license)| Guest { license: license.and_then(|name| self.license_named(name)), ..guest.clone() });
         let Some(slot) = slot else { return };
         debug_assert_eq!(slot.index(), self.model.vms.len());
         // A VM without a readable memory size is kept (with size 0, meaning unknown) so that
