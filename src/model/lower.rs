@@ -198,7 +198,8 @@ impl<'s> Member<'s> {
 
 /// A member with its declaration, as the entity lowerings read it.
 struct Instance<'a, 's> {
-    name: &'a str,
+    /// Borrowed from the source unless a range made it: the name tables keep it as it is.
+    name: &'a Cow<'s, str>,
     pattern: &'a ast::NamePattern<'s>,
     body: &'a Body<'s>,
     range: Option<&'a std::sync::Arc<str>>,
@@ -237,22 +238,23 @@ impl Declared<'_> {
     }
 }
 
+/// The names declared so far, borrowed from the source (a million VM names are not copied).
 #[derive(Default)]
-struct Names {
-    licenses: HashMap<String, LicenseId>,
-    hosts: HashMap<String, HostId>,
-    vms: HashMap<String, VmId>,
-    pools: HashMap<String, PoolId>,
+struct Names<'s> {
+    licenses: HashMap<Cow<'s, str>, LicenseId>,
+    hosts: HashMap<Cow<'s, str>, HostId>,
+    vms: HashMap<Cow<'s, str>, VmId>,
+    pools: HashMap<Cow<'s, str>, PoolId>,
     /// Licences whose declaration failed (reported): a reference to one is not unknown.
-    failed_licenses: rustc_hash::FxHashSet<String>,
+    failed_licenses: rustc_hash::FxHashSet<Cow<'s, str>>,
     /// Per host: GPU name to id.
-    gpus: HashMap<HostId, HashMap<String, GpuId>>,
+    gpus: HashMap<HostId, HashMap<&'s str, GpuId>>,
 }
 
-struct Lowerer<'d> {
+struct Lowerer<'d, 's> {
     model: Model,
     diags: &'d mut Diagnostics,
-    names: Names,
+    names: Names<'s>,
     /// Name spans of declared VMs, by id (VM bodies are lowered after all names are known).
     vm_spans: Vec<Span>,
     /// The VM being lowered names an entity whose declaration failed (reported there).
@@ -267,7 +269,7 @@ struct Lowerer<'d> {
     names_an_undeclared_entity: bool,
 }
 
-impl<'d> Lowerer<'d> {
+impl<'d, 's> Lowerer<'d, 's> {
     fn new(catalog: Catalog, diags: &'d mut Diagnostics, damaged: Vec<Span>, streamed: bool) -> Self {
         Lowerer {
             model: Model { catalog, ..Model::default() },
@@ -307,7 +309,7 @@ impl<'d> Lowerer<'d> {
         false
     }
     /// The names `entity` declares, or `None` (reported) for a range that cannot be expanded.
-    fn expand<'s>(&mut self, entity: &ast::Entity<'s>) -> Option<Declared<'s>> {
+    fn expand(&mut self, entity: &ast::Entity<'s>) -> Option<Declared<'s>> {
         let pattern = &entity.name;
         let base = pattern.ident.text;
         let Some(range) = &pattern.range else {
@@ -349,14 +351,14 @@ impl<'d> Lowerer<'d> {
     /// Records a name in its kind's table; a second entity of the same name is E0101.
     fn declare<Id: Copy>(
         &mut self,
-        table: fn(&mut Names) -> &mut HashMap<String, Id>,
+        table: for<'n> fn(&'n mut Names<'s>) -> &'n mut HashMap<Cow<'s, str>, Id>,
         kind: &str,
-        name: &str,
+        name: Cow<'s, str>,
         span: Span,
         id: Id,
         first_span: fn(&Self, Id) -> Span,
     ) -> bool {
-        if let Some(&existing) = table(&mut self.names).get(name) {
+        if let Some(&existing) = table(&mut self.names).get(name.as_ref()) {
             let first = first_span(self, existing);
             self.diags.push(
                 Diagnostic::new(
@@ -370,11 +372,11 @@ impl<'d> Lowerer<'d> {
             );
             return false;
         }
-        table(&mut self.names).insert(name.to_string(), id);
+        table(&mut self.names).insert(name, id);
         true
     }
 
-    fn license(&mut self, inst: &Instance) {
+    fn license(&mut self, inst: &Instance<'_, 's>) {
         let r = Reader::new(inst.body, "license", keys::LICENSE.attrs, keys::LICENSE.blocks, &[], self.diags);
         let id = LicenseId(self.model.licenses.len() as u32);
         let server = r.attr("server").and_then(|a| address(a, self.diags));
@@ -420,26 +422,26 @@ impl<'d> Lowerer<'d> {
                         "a licence is either a legacy license server (`server`) or an NLS client configuration token (`token`); keep one",
                     ),
                 );
-                self.names.failed_licenses.insert(inst.name.to_string());
+                self.names.failed_licenses.insert(inst.name.clone());
                 return;
             }
             (None, None) => {
                 if r.absent("server") && r.absent("token") {
                     missing_with(self.diags, "licence", &inst.written(), inst.span(), "server", "add `server \"10.1.2.3\"` for a legacy license server, or `token \"client_configuration_token_<timestamp>.tok\"` for NLS".to_string());
                 }
-                self.names.failed_licenses.insert(inst.name.to_string());
+                self.names.failed_licenses.insert(inst.name.clone());
                 return;
             }
         };
-        if self.declare(|n| &mut n.licenses, "licence", inst.name, inst.span(), id, |l, id| l.model.license(id).span) {
+        if self.declare(|n| &mut n.licenses, "licence", inst.name.clone(), inst.span(), id, |l, id| l.model.license(id).span) {
             self.model.licenses.push(License { name: inst.name.to_string(), span: inst.span(), kind });
         }
     }
 
-    fn host(&mut self, inst: &Instance) {
+    fn host(&mut self, inst: &Instance<'_, 's>) {
         let r = Reader::new(inst.body, "host", keys::HOST.attrs, keys::HOST.blocks, &["gpu"], self.diags);
         let id = HostId(self.model.hosts.len() as u32);
-        if !self.declare(|n| &mut n.hosts, "host", inst.name, inst.span(), id, |l, id| l.model.host(id).span) {
+        if !self.declare(|n| &mut n.hosts, "host", inst.name.clone(), inst.span(), id, |l, id| l.model.host(id).span) {
             return;
         }
         // In a range, `{name}` in the address stands for each host's own name.
@@ -544,7 +546,7 @@ impl<'d> Lowerer<'d> {
         self.host_state(id, &r);
     }
 
-    fn gpu(&mut self, host: HostId, block: &ast::Block) {
+    fn gpu(&mut self, host: HostId, block: &ast::Block<'s>) {
         let Some(name) = &block.name else {
             self.diags.push(
                 Diagnostic::new(Code::MissingAttribute, "this GPU has no name", block.key.span, "name missing")
@@ -571,7 +573,7 @@ impl<'d> Lowerer<'d> {
             );
             return;
         }
-        table.insert(name.text.to_string(), id);
+        table.insert(name.text, id);
         let (board, model_span) = match r.attr("model") {
             Some(a) => match single(a, self.diags) {
                 Some(v) => match v.reference() {
@@ -670,9 +672,9 @@ impl<'d> Lowerer<'d> {
         self.model.hosts[host.index()].gpus.push(id);
     }
 
-    fn declare_vm(&mut self, inst: &Instance) -> Option<VmId> {
+    fn declare_vm(&mut self, inst: &Instance<'_, 's>) -> Option<VmId> {
         let id = VmId(self.vm_spans.len() as u32);
-        let fresh = self.declare(|n| &mut n.vms, "VM", inst.name, inst.span(), id, |l, id| l.vm_spans[id.index()]);
+        let fresh = self.declare(|n| &mut n.vms, "VM", inst.name.clone(), inst.span(), id, |l, id| l.vm_spans[id.index()]);
         fresh.then(|| {
             self.vm_spans.push(inst.span());
             id
@@ -684,7 +686,7 @@ impl<'d> Lowerer<'d> {
             Some(&id) => Some(id),
             None => {
                 self.names_an_undeclared_entity |= self.streamed;
-                unknown(self.diags, "host", name, self.names.hosts.keys().map(String::as_str));
+                unknown(self.diags, "host", name, self.names.hosts.keys().map(AsRef::as_ref));
                 None
             }
         }
@@ -704,7 +706,7 @@ impl<'d> Lowerer<'d> {
             Some(&id) => Some(Spanned::new(id, re.span)),
             None => {
                 let host_name = &self.model.host(host).name;
-                let names: Vec<&str> = table.map(|t| t.keys().map(String::as_str).collect()).unwrap_or_default();
+                let names: Vec<&str> = table.map(|t| t.keys().copied().collect()).unwrap_or_default();
                 let mut sorted = names.clone();
                 sorted.sort_unstable();
                 let help = suggest::help_for(gpu_name.text, "GPU", sorted.iter().copied());
@@ -722,10 +724,10 @@ impl<'d> Lowerer<'d> {
         }
     }
 
-    fn pool(&mut self, inst: &Instance) {
+    fn pool(&mut self, inst: &Instance<'_, 's>) {
         let r = Reader::new(inst.body, "bitfusion", keys::BITFUSION.attrs, keys::BITFUSION.blocks, &["server", "client"], self.diags);
         let id = PoolId(self.model.pools.len() as u32);
-        if !self.declare(|n| &mut n.pools, "Bitfusion pool", inst.name, inst.span(), id, |l, id| l.model.pools[id.index()].span) {
+        if !self.declare(|n| &mut n.pools, "Bitfusion pool", inst.name.clone(), inst.span(), id, |l, id| l.model.pools[id.index()].span) {
             return;
         }
         let product = match (r.attr("flexdirect"), r.attr("bitfusion")) {
@@ -869,7 +871,7 @@ impl<'d> Lowerer<'d> {
         if let Some(product) = product {
             self.model.pools.push(Pool { name: inst.name.to_string(), span: inst.span(), product, servers, clients });
         } else {
-            self.names.pools.remove(inst.name);
+            self.names.pools.remove(inst.name.as_ref());
         }
     }
 

@@ -4,7 +4,7 @@
 
 use super::*;
 
-impl Lowerer<'_> {
+impl<'s> Lowerer<'_, 's> {
     /// Fills `state` of host `id` from the host body's reader.
     pub(super) fn host_state(&mut self, id: HostId, r: &Reader) {
         let image_managed = r.attr("image_managed").and_then(|a| boolean(a, self.diags));
@@ -83,8 +83,8 @@ impl Lowerer<'_> {
                 Some(&gpu) if !gpus.contains(&gpu) => gpus.push(gpu),
                 Some(_) => {}
                 None => {
-                    let candidates: Vec<String> = table.map(|t| t.keys().cloned().collect()).unwrap_or_default();
-                    unknown(self.diags, "GPU of this host", &name, candidates.iter().map(String::as_str));
+                    let candidates: Vec<&str> = table.map(|t| t.keys().copied().collect()).unwrap_or_default();
+                    unknown(self.diags, "GPU of this host", &name, candidates);
                 }
             }
         }

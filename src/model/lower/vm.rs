@@ -105,7 +105,7 @@ fn version(a: &Attribute, example: &str, diags: &mut Diagnostics) -> Option<Span
     }
 }
 
-impl Lowerer<'_> {
+impl<'s> Lowerer<'_, 's> {
     /// Lowers a VM from its `draft`: resolves what it names and, unless it is a second VM of
     /// its name (`slot` is `None`), adds it to the model.
     pub(super) fn vm(&mut self, inst: &Instance, slot: Option<VmId>, draft: &VmDraft) {
@@ -168,7 +168,7 @@ impl Lowerer<'_> {
             }
             None => {
                 self.names_an_undeclared_entity |= self.streamed;
-                unknown(self.diags, "licence", &name, self.names.licenses.keys().map(String::as_str));
+                unknown(self.diags, "licence", &name, self.names.licenses.keys().map(AsRef::as_ref));
                 None
             }
         }
