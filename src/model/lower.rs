@@ -557,10 +557,10 @@ impl<'d, 's> Lowerer<'d, 's> {
         let reported_before = self.diags.len();
         let r = Reader::new(&block.body, "gpu", keys::GPU.attrs, keys::GPU.blocks, &[], self.diags);
         let id = GpuId(self.model.gpus.len() as u32);
-        let host_name = self.model.host(host).name.clone();
         let table = self.names.gpus.entry(host).or_default();
         if let Some(&first) = table.get(name.text) {
             let first_span = self.model.gpu(first).span;
+            let host_name = &self.model.host(host).name;
             self.diags.push(
                 Diagnostic::new(
                     Code::DuplicateName,
