@@ -4,9 +4,12 @@
 //!
 //! | Stage | Module | Input -> output | Fails how |
 //! |---|---|---|---|
-//! | load + parse | [`load`], `syntax` | files -> syntax trees (the grammar is `grammar/gpu.pest`) | every syntax error, recovering at the next top-level block |
-//! | lower | [`model`] | trees + [`catalog`] -> typed model | every resolution and value error at once |
+//! | load + parse | [`load`], `syntax` | files -> entities (the grammar is `grammar/gpu.pest`) | every syntax error, recovering at the next top-level block |
+//! | lower | [`model`] | entities + [`catalog`] -> typed model | every resolution and value error at once |
 //! | check | [`check`] | model -> diagnostics + derived facts | every rule violation at once |
+//!
+//! Parsing and lowering run side by side: the loader hands each entity to a lowering thread
+//! as soon as it is parsed ([`check`] says when the whole trees are lowered instead).
 //!
 //! The library does no IO: files are read through [`load::FileSystem`], and diagnostics
 //! are returned, never printed.

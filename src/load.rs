@@ -86,7 +86,7 @@ pub struct Loaded<'s> {
 
 impl Loaded<'_> {
     /// Parses again each file whose entities went to the stream, so that every tree is whole
-    /// for [`crate::model::lower::lower`] (the syntax errors are those already reported).
+    /// for lowering the whole trees (the syntax errors are those already reported).
     pub fn whole_trees(&mut self) {
         for ((file, text), streamed) in self.files.iter_mut().zip(&self.texts).zip(&self.streamed) {
             if *streamed {
