@@ -99,13 +99,10 @@ impl Loaded<'_> {
 /// What the loader sends to the lowering of a stream, in file order.
 pub(crate) enum Streamed<'s> {
     Entities(Vec<ParsedEntity<'s>>),
-    /// About this many more hosts and VMs follow (counted in a file before it is parsed), so
-    /// that their lists are allocated once: a VM is 400 bytes, and a list grown by doubling
-    /// is copied and may leave half of itself unused.
-    Expect {
-        hosts: usize,
-        vms: usize,
-    },
+    /// A file about to be parsed: the lowering counts the hosts and VMs it declares (while it
+    /// waits for the first entities), so that their lists are allocated once: a VM is 400
+    /// bytes, and a list grown by doubling is copied and may leave half of itself unused.
+    File(&'s str),
 }
 
 /// An entity as parsed, with its span when a syntax error is inside it and, for a VM, what
@@ -309,8 +306,7 @@ impl<'s> Loader<'_, 's> {
             self.streamed.push(false);
             return syntax::parse(id, text);
         };
-        let count = |what: &str| memchr::memmem::find_iter(text.as_bytes(), what).count() + usize::from(text.starts_with(&what[1..]));
-        if stream.sender.send(Streamed::Expect { hosts: count("\nhost "), vms: count("\nvm ") }).is_err() {
+        if stream.sender.send(Streamed::File(text)).is_err() {
             self.stream_ended();
             self.streamed.push(false);
             return syntax::parse(id, text);
