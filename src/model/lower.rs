@@ -89,8 +89,8 @@ pub(crate) fn lower<'s>(mut files: Vec<ast::File<'s>>, catalog: Catalog, limits:
 /// soon as a VM names a host or licence not declared so far: the caller then lowers the
 /// whole trees, which declares every host and licence first.
 ///
-/// Lowered entities go to `spent`, for the parser's thread to free: freeing on the thread that
-/// allocated is faster, and lowering is the busier of the two threads.
+/// Each batch goes to `spent` once lowered, for the parser's thread to free: freeing on the
+/// thread that allocated is faster, and lowering is the busier of the two threads.
 pub(crate) fn lower_streamed<'s>(
     stream: impl IntoIterator<Item = Streamed<'s>>,
     mut spent: impl FnMut(Vec<ParsedEntity<'s>>),
@@ -103,7 +103,7 @@ pub(crate) fn lower_streamed<'s>(
     let mut limit_passed = false;
     let mut pools = Vec::new();
     for message in stream {
-        let batch = match message {
+        let mut batch = match message {
             Streamed::File(text) => {
                 // Entities open lines; a range or an odd layout only makes the count a guess.
                 let count =
@@ -116,7 +116,6 @@ pub(crate) fn lower_streamed<'s>(
             }
             Streamed::Entities(batch) => batch,
         };
-        let mut batch = batch;
         let mut kept_pools = Vec::new();
         for (k, parsed) in batch.iter().enumerate() {
             let ParsedEntity { entity, damaged, vm } = parsed;
