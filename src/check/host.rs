@@ -27,9 +27,21 @@ pub fn release_major(host: &Host) -> Option<u32> {
     host.nvidia.as_ref()?.release.as_ref().map(|r| r.value.major())
 }
 
-/// The declared release as written (`6.2`), for messages.
-pub fn release_text(host: &Host) -> String {
-    host.nvidia.as_ref().and_then(|n| n.release.as_ref()).map_or_else(|| "?".to_string(), |r| r.value.to_string())
+/// The declared release as written (`6.2`), `?` when undeclared, for messages. Written only
+/// into a message: the rules ask for it per vGPU, and few of them report.
+pub fn release_text(host: &Host) -> ReleaseText<'_> {
+    ReleaseText(host)
+}
+
+pub struct ReleaseText<'h>(&'h Host);
+
+impl std::fmt::Display for ReleaseText<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.nvidia.as_ref().and_then(|n| n.release.as_ref()) {
+            Some(release) => release.value.fmt(f),
+            None => f.write_str("?"),
+        }
+    }
 }
 
 /// R6: a GPU that maps 16 GB or more needs "above 4G decoding" in the host BIOS (seed §5.1.1).
