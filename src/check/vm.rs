@@ -14,9 +14,11 @@ use crate::source::Span;
 const MMIO_WITHOUT_WINDOW: ByteSize = ByteSize::gib(16);
 
 pub fn check(model: &Model, analysis: &mut Analysis, out: &mut Out) {
+    // One list for every VM, refilled for each: an allocation per VM costs more than its rules.
+    let mut devices = Vec::new();
     for id in model.vm_ids() {
         let vm = model.vm(id);
-        let devices = devices(model, analysis, id);
+        gpu_devices(model, analysis, id, &mut devices);
         let facts = &mut analysis.vms[id.index()];
         facts.mmio = mmio(vm, &devices, out);
         facts.efi = devices.iter().any(|d| d.needs_efi()) || facts.mmio.is_some();
@@ -80,8 +82,9 @@ impl Device<'_> {
     }
 }
 
-/// The devices behind a VM's GPUs: passthrough GPUs, and vGPUs on the GPU they were placed on.
-fn devices<'m>(model: &'m Model, analysis: &Analysis, id: VmId) -> Vec<Device<'m>> {
+/// The devices behind a VM's GPUs, into `devices`: passthrough GPUs, and vGPUs on the GPU they
+/// were placed on.
+fn gpu_devices<'m>(model: &'m Model, analysis: &Analysis, id: VmId, devices: &mut Vec<Device<'m>>) {
     let vm = model.vm(id);
     let passthrough = vm.passthrough.iter().filter_map(|g| model.board_of(g.value).map(|board| Device { board, span: g.span, vgpu: None }));
     let placements = &analysis.vm(id).placements;
@@ -90,7 +93,8 @@ fn devices<'m>(model: &'m Model, analysis: &Analysis, id: VmId) -> Vec<Device<'m
         let board = model.board_of(gpu)?;
         Some(Device { board, span: r.span, vgpu: board.vgpu_type(&r.type_name) })
     });
-    passthrough.chain(vgpus).collect()
+    devices.clear();
+    devices.extend(passthrough.chain(vgpus));
 }
 
 /// R4: `mmio_gb = next_pow2(sum of per-device needs)`. A passthrough GPU needs NVIDIA's
@@ -298,18 +302,25 @@ fn mobility(model: &Model, vm: &Vm, out: &mut Out) {
 
 /// R7: the reservations of a host's VMs fit its declared memory.
 fn host_memory(model: &Model, analysis: &Analysis, out: &mut Out) {
+    let reservations = || model.vm_ids().filter_map(|id| Some((model.vm(id).host?, id, analysis.vm(id).reservation?)));
+    let mut totals = vec![0u64; model.hosts.len()];
+    for (h, _, r) in reservations() {
+        totals[h.index()] += r.0;
+    }
+    let over = |h: usize| model.hosts[h].memory.as_ref().is_some_and(|memory| totals[h] > memory.value.0);
+    // The list of reservations only for the hosts that are short, in a second pass if any is.
     let mut per_host: Vec<Vec<(VmId, ByteSize)>> = vec![Vec::new(); model.hosts.len()];
-    for id in model.vm_ids() {
-        if let (Some(h), Some(r)) = (model.vm(id).host, analysis.vm(id).reservation) {
+    if (0..model.hosts.len()).any(over) {
+        for (h, id, r) in reservations().filter(|&(h, _, _)| over(h.index())) {
             per_host[h.index()].push((id, r));
         }
     }
-    for (host, reserved) in model.hosts.iter().zip(per_host) {
+    for (index, (host, reserved)) in model.hosts.iter().zip(per_host).enumerate() {
         let Some(memory) = &host.memory else { continue };
-        let total = ByteSize(reserved.iter().map(|(_, r)| r.0).sum());
-        if total <= memory.value {
+        if !over(index) {
             continue;
         }
+        let total = ByteSize(totals[index]);
         let list: Vec<String> = reserved.iter().map(|(id, r)| format!("{} {r}", model.vm(*id).name)).collect();
         let shown = list.iter().take(16).cloned().collect::<Vec<_>>().join(", ");
         let more = if list.len() > 16 { format!(" and {} more", list.len() - 16) } else { String::new() };
