@@ -1,15 +1,15 @@
 //! Host rules: R6 (above-4G decoding), R11 (where mixed-size mode may be used), R13 (vGPU
 //! host prerequisites), R14 (ECC) and R15 (scheduler).
 
-use super::{tables, Analysis, Out};
+use super::{tables, HostFacts, Out};
 use crate::catalog::{Architecture, Product};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::model::{GpuId, GpuUse, GraphicsType, Host, Model, Scheduler, VgpuMode};
 
-pub fn check(model: &Model, analysis: &mut Analysis, out: &mut Out) {
+pub fn check(model: &Model, host_facts: &mut [HostFacts], out: &mut Out) {
     for (index, host) in model.hosts.iter().enumerate() {
         let vgpu_gpus: Vec<GpuId> = host.gpus.iter().copied().filter(|&g| model.gpu(g).usage.value == GpuUse::Vgpu).collect();
-        let facts = &mut analysis.hosts[index];
+        let facts = &mut host_facts[index];
         facts.needs_above_4g = above_4g(model, host, out);
         if !vgpu_gpus.is_empty() {
             facts.needs_sr_iov = sr_iov(model, host, &vgpu_gpus, out);

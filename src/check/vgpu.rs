@@ -8,7 +8,7 @@
 //! the GPU declared first.
 
 use super::host::{release_major, release_text};
-use super::{tables, Analysis, Out};
+use super::{tables, Out, VmFacts};
 use crate::catalog::{Board, MigInstance, Product, Series, VgpuType};
 use crate::diagnostics::{suggest, Code, Diagnostic};
 use crate::model::{AssignmentPolicy, GpuId, GpuUse, Host, HostId, Model, VgpuMode, VmId};
@@ -158,7 +158,7 @@ enum Refusal {
     MigSlots,
 }
 
-pub fn check(model: &Model, analysis: &mut Analysis, out: &mut Out) {
+pub fn check(model: &Model, vm_facts: &mut [VmFacts], out: &mut Out) {
     // One pass over the VMs: most have no vGPU, and an estate's VMs do not fit in the cache.
     let mut on_hosts: Vec<(HostId, VmId)> = Vec::new();
     let mut several = Out::new();
@@ -166,7 +166,7 @@ pub fn check(model: &Model, analysis: &mut Analysis, out: &mut Out) {
         if vm.vgpus.is_empty() {
             continue;
         }
-        analysis.vms[id.index()].placements = vec![None; vm.vgpus.len()];
+        vm_facts[id.index()].placements = vec![None; vm.vgpus.len()];
         if let Some(h) = vm.host {
             on_hosts.push((h, id));
         }
@@ -175,12 +175,12 @@ pub fn check(model: &Model, analysis: &mut Analysis, out: &mut Out) {
     // Host by host, each host's VMs in source order (the sort is stable).
     on_hosts.sort_by_key(|&(h, _)| h);
     for vms in on_hosts.chunk_by(|a, b| a.0 == b.0) {
-        place_host(model, vms[0].0, vms.iter().map(|&(_, vm)| vm), analysis, out);
+        place_host(model, vms[0].0, vms.iter().map(|&(_, vm)| vm), vm_facts, out);
     }
     out.append(&mut several);
 }
 
-fn place_host(model: &Model, host_id: HostId, vms: impl Iterator<Item = VmId> + Clone, analysis: &mut Analysis, out: &mut Out) {
+fn place_host(model: &Model, host_id: HostId, vms: impl Iterator<Item = VmId> + Clone, vm_facts: &mut [VmFacts], out: &mut Out) {
     let host = model.host(host_id);
     // A type the host cannot offer is reported once per host, not once per VM.
     let mut refused: Vec<&str> = Vec::new();
@@ -220,7 +220,7 @@ fn place_host(model: &Model, host_id: HostId, vms: impl Iterator<Item = VmId> + 
                 // A refused vGPU takes no room: the VMs placed after it are not refused for it.
                 None => slot.occupants.push(Occupant { vm: vm_id, kind, span: request.span }),
             }
-            analysis.vms[vm_id.index()].placements[i] = Some(pin.value);
+            vm_facts[vm_id.index()].placements[i] = Some(pin.value);
         }
     }
     // Which slots offer the type of the vGPU at hand; kept across vGPUs, as it is one per vGPU.
@@ -250,7 +250,7 @@ fn place_host(model: &Model, host_id: HostId, vms: impl Iterator<Item = VmId> + 
             match chosen {
                 Some(s) => {
                     slots[s].occupants.push(Occupant { vm: vm_id, kind, span: request.span });
-                    analysis.vms[vm_id.index()].placements[i] = Some(slots[s].gpu);
+                    vm_facts[vm_id.index()].placements[i] = Some(slots[s].gpu);
                 }
                 None if offering.iter().all(|&s| matches!(slots[s].refusal(kind, host), Some(Refusal::NoMixedLimit))) => {
                     out.push(over_capacity(model, &slots[offering[0]], kind, request.span, vm_id, Refusal::NoMixedLimit));

@@ -1,7 +1,7 @@
 //! Per-VM rules: R4 (64-bit MMIO), R5 (EFI), R7 (memory reservation), R8 (passthrough
 //! device limit) and R18 (mobility).
 
-use super::{tables, Analysis, Out};
+use super::{both, tables, Out, VmFacts};
 use crate::catalog::{Board, Series, VgpuType};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::model::{Firmware, Model, Vm, VmId};
@@ -13,13 +13,31 @@ use crate::source::Span;
 /// greater than 16 GB in size require that two specific configuration parameters be set").
 const MMIO_WITHOUT_WINDOW: ByteSize = ByteSize::gib(16);
 
-pub fn check(model: &Model, analysis: &mut Analysis, out: &mut Out) {
+/// The rules of each VM, on two threads (each half of the VMs) when `two_threads` is set, then
+/// those of each host's VMs together.
+pub fn check(model: &Model, vm_facts: &mut [VmFacts], two_threads: bool, out: &mut Out) {
+    let half = if two_threads { vm_facts.len() / 2 } else { vm_facts.len() };
+    let (first, second) = vm_facts.split_at_mut(half);
+    let ((), second_out) = both(
+        two_threads,
+        || each_vm(model, 0, first, out),
+        || {
+            let mut second_out = Out::new();
+            each_vm(model, half, second, &mut second_out);
+            second_out
+        },
+    );
+    out.extend(second_out);
+    host_memory(model, vm_facts, out);
+}
+
+/// The rules of the VMs from index `start` on, whose facts are `vm_facts`.
+fn each_vm(model: &Model, start: usize, vm_facts: &mut [VmFacts], out: &mut Out) {
     // One list for every VM, refilled for each: an allocation per VM costs more than its rules.
     let mut devices = Vec::new();
-    for id in model.vm_ids() {
+    for (id, facts) in (start as u32..).map(VmId).zip(vm_facts) {
         let vm = model.vm(id);
-        gpu_devices(model, analysis, id, &mut devices);
-        let facts = &mut analysis.vms[id.index()];
+        gpu_devices(model, facts, id, &mut devices);
         facts.mmio = mmio(vm, &devices, out);
         facts.efi = devices.iter().any(|d| d.needs_efi()) || facts.mmio.is_some();
         firmware(vm, facts.efi, &devices, out);
@@ -27,7 +45,6 @@ pub fn check(model: &Model, analysis: &mut Analysis, out: &mut Out) {
         passthrough_limit(model, vm, out);
         mobility(model, vm, out);
     }
-    host_memory(model, analysis, out);
 }
 
 /// A GPU device of a VM: a passthrough GPU, or a vGPU (with its type) on the GPU it was
@@ -84,10 +101,10 @@ impl Device<'_> {
 
 /// The devices behind a VM's GPUs, into `devices`: passthrough GPUs, and vGPUs on the GPU they
 /// were placed on.
-fn gpu_devices<'m>(model: &'m Model, analysis: &Analysis, id: VmId, devices: &mut Vec<Device<'m>>) {
+fn gpu_devices<'m>(model: &'m Model, facts: &VmFacts, id: VmId, devices: &mut Vec<Device<'m>>) {
     let vm = model.vm(id);
     let passthrough = vm.passthrough.iter().filter_map(|g| model.board_of(g.value).map(|board| Device { board, span: g.span, vgpu: None }));
-    let placements = &analysis.vm(id).placements;
+    let placements = &facts.placements;
     let vgpus = vm.vgpus.iter().enumerate().filter_map(|(i, r)| {
         let gpu = placements.get(i).copied().flatten().or(r.pinned.as_ref().map(|p| p.value))?;
         let board = model.board_of(gpu)?;
@@ -301,8 +318,8 @@ fn mobility(model: &Model, vm: &Vm, out: &mut Out) {
 }
 
 /// R7: the reservations of a host's VMs fit its declared memory.
-fn host_memory(model: &Model, analysis: &Analysis, out: &mut Out) {
-    let reservations = || model.vm_ids().filter_map(|id| Some((model.vm(id).host?, id, analysis.vm(id).reservation?)));
+fn host_memory(model: &Model, vm_facts: &[VmFacts], out: &mut Out) {
+    let reservations = || model.vm_ids().filter_map(|id| Some((model.vm(id).host?, id, vm_facts[id.index()].reservation?)));
     let mut totals = vec![0u64; model.hosts.len()];
     for (h, _, r) in reservations() {
         totals[h.index()] += r.0;
