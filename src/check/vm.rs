@@ -18,21 +18,26 @@ const MMIO_WITHOUT_WINDOW: ByteSize = ByteSize::gib(16);
 pub fn check(model: &Model, vm_facts: &mut [VmFacts], two_threads: bool, out: &mut Out) {
     let half = if two_threads { vm_facts.len() / 2 } else { vm_facts.len() };
     let (first, second) = vm_facts.split_at_mut(half);
-    let ((), second_out) = both(
+    let mut reserved = vec![0; model.hosts.len()];
+    let ((), (second_out, second_reserved)) = both(
         two_threads,
-        || each_vm(model, 0, first, out),
+        || each_vm(model, 0, first, &mut reserved, out),
         || {
-            let mut second_out = Out::new();
-            each_vm(model, half, second, &mut second_out);
-            second_out
+            let (mut second_out, mut second_reserved) = (Out::new(), vec![0; if second.is_empty() { 0 } else { model.hosts.len() }]);
+            each_vm(model, half, second, &mut second_reserved, &mut second_out);
+            (second_out, second_reserved)
         },
     );
     out.extend(second_out);
-    host_memory(model, vm_facts, out);
+    for (total, more) in reserved.iter_mut().zip(second_reserved) {
+        *total += more;
+    }
+    host_memory(model, vm_facts, &reserved, out);
 }
 
-/// The rules of the VMs from index `start` on, whose facts are `vm_facts`.
-fn each_vm(model: &Model, start: usize, vm_facts: &mut [VmFacts], out: &mut Out) {
+/// The rules of the VMs from index `start` on, whose facts are `vm_facts`; adds each VM's
+/// reservation to its host's total in `reserved` (R7 sums them without another pass).
+fn each_vm(model: &Model, start: usize, vm_facts: &mut [VmFacts], reserved: &mut [u64], out: &mut Out) {
     // One list for every VM, refilled for each: an allocation per VM costs more than its rules.
     let mut devices = Vec::new();
     for (id, facts) in (start as u32..).map(VmId).zip(vm_facts) {
@@ -42,6 +47,9 @@ fn each_vm(model: &Model, start: usize, vm_facts: &mut [VmFacts], out: &mut Out)
         facts.efi = devices.iter().any(|d| d.needs_efi()) || facts.mmio.is_some();
         firmware(vm, facts.efi, &devices, out);
         facts.reservation = reservation(vm, out);
+        if let (Some(host), Some(r)) = (vm.host, facts.reservation) {
+            reserved[host.index()] += r.0;
+        }
         passthrough_limit(model, vm, out);
         mobility(model, vm, out);
     }
@@ -317,13 +325,10 @@ fn mobility(model: &Model, vm: &Vm, out: &mut Out) {
     }
 }
 
-/// R7: the reservations of a host's VMs fit its declared memory.
-fn host_memory(model: &Model, vm_facts: &[VmFacts], out: &mut Out) {
+/// R7: the reservations of a host's VMs, which add up to `totals` (per host), fit its declared
+/// memory.
+fn host_memory(model: &Model, vm_facts: &[VmFacts], totals: &[u64], out: &mut Out) {
     let reservations = || model.vm_ids().filter_map(|id| Some((model.vm(id).host?, id, vm_facts[id.index()].reservation?)));
-    let mut totals = vec![0u64; model.hosts.len()];
-    for (h, _, r) in reservations() {
-        totals[h.index()] += r.0;
-    }
     let over = |h: usize| model.hosts[h].memory.as_ref().is_some_and(|memory| totals[h] > memory.value.0);
     // The list of reservations only for the hosts that are short, in a second pass if any is.
     let mut per_host: Vec<Vec<(VmId, ByteSize)>> = vec![Vec::new(); model.hosts.len()];
