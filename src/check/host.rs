@@ -33,6 +33,7 @@ pub fn release_text(host: &Host) -> ReleaseText<'_> {
     ReleaseText(host)
 }
 
+/// A host's release, formatted when it is written.
 pub struct ReleaseText<'h>(&'h Host);
 
 impl std::fmt::Display for ReleaseText<'_> {

@@ -328,13 +328,17 @@ fn mobility(model: &Model, vm: &Vm, out: &mut Out) {
 /// R7: the reservations of a host's VMs, which add up to `totals` (per host), fit its declared
 /// memory.
 fn host_memory(model: &Model, vm_facts: &[VmFacts], totals: &[u64], out: &mut Out) {
-    let reservations = || model.vm_ids().filter_map(|id| Some((model.vm(id).host?, id, vm_facts[id.index()].reservation?)));
     let over = |h: usize| model.hosts[h].memory.as_ref().is_some_and(|memory| totals[h] > memory.value.0);
-    // The list of reservations only for the hosts that are short, in a second pass if any is.
+    if !(0..model.hosts.len()).any(over) {
+        return;
+    }
+    // The reservations of the hosts that are short, listed in a second pass over the VMs.
     let mut per_host: Vec<Vec<(VmId, ByteSize)>> = vec![Vec::new(); model.hosts.len()];
-    if (0..model.hosts.len()).any(over) {
-        for (h, id, r) in reservations().filter(|&(h, _, _)| over(h.index())) {
-            per_host[h.index()].push((id, r));
+    for id in model.vm_ids() {
+        if let (Some(h), Some(r)) = (model.vm(id).host, vm_facts[id.index()].reservation) {
+            if over(h.index()) {
+                per_host[h.index()].push((id, r));
+            }
         }
     }
     for (index, (host, reserved)) in model.hosts.iter().zip(per_host).enumerate() {
