@@ -3,11 +3,11 @@
 use super::Out;
 use crate::diagnostics::{Code, Diagnostic};
 use crate::model::{GpuId, GpuUse, Model};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 pub fn check(model: &Model, out: &mut Out) {
     unique_pci(model, out);
-    let mut owner: HashMap<GpuId, (&str, crate::source::Span)> = HashMap::new();
+    let mut owner: HashMap<GpuId, (&str, crate::source::Span)> = HashMap::default();
     for vm in &model.vms {
         if !vm.passthrough.is_empty() && !vm.vgpus.is_empty() {
             let first_vgpu = vm.vgpus[0].span;
@@ -20,12 +20,14 @@ pub fn check(model: &Model, out: &mut Out) {
         }
         for used in &vm.passthrough {
             let gpu = model.gpu(used.value);
-            let label = model.gpu_label(used.value);
+            // Formatted only for a message: most GPUs are used as declared.
+            let label = || model.gpu_label(used.value);
             if vm.host.is_some_and(|h| h != gpu.host) {
-                foreign(model, vm.host, &vm.name, &label, used.span, gpu.span, out);
+                foreign(model, vm.host, &vm.name, &label(), used.span, gpu.span, out);
                 continue;
             }
             if gpu.usage.value == GpuUse::Vgpu {
+                let label = label();
                 out.push(
                     Diagnostic::new(Code::GpuModeMismatch, format!("GPU `{label}` is a vGPU GPU, but VM `{}` takes it in passthrough", vm.name), used.span, "passthrough of a vGPU GPU")
                         .with_label(gpu.usage.span, "configured for vGPU here")
@@ -35,6 +37,7 @@ pub fn check(model: &Model, out: &mut Out) {
             }
             match owner.get(&used.value) {
                 Some((first_vm, first_span)) if *first_vm != vm.name => {
+                    let label = label();
                     out.push(
                         Diagnostic::new(Code::PassthroughShared, format!("passthrough GPU `{label}` is given to VM `{}` and VM `{first_vm}`", vm.name), used.span, "assigned again here")
                             .with_label(*first_span, format!("first assigned to `{first_vm}` here"))
@@ -46,7 +49,7 @@ pub fn check(model: &Model, out: &mut Out) {
                     out.push(
                         Diagnostic::new(
                             Code::PassthroughShared,
-                            format!("VM `{}` lists passthrough GPU `{label}` twice", vm.name),
+                            format!("VM `{}` lists passthrough GPU `{}` twice", vm.name, label()),
                             used.span,
                             "listed again",
                         )
@@ -61,10 +64,10 @@ pub fn check(model: &Model, out: &mut Out) {
         for request in &vm.vgpus {
             let Some(pin) = &request.pinned else { continue };
             let gpu = model.gpu(pin.value);
-            let label = model.gpu_label(pin.value);
             if vm.host.is_some_and(|h| h != gpu.host) {
-                foreign(model, vm.host, &vm.name, &label, pin.span, gpu.span, out);
+                foreign(model, vm.host, &vm.name, &model.gpu_label(pin.value), pin.span, gpu.span, out);
             } else if gpu.usage.value == GpuUse::Passthrough {
+                let label = model.gpu_label(pin.value);
                 out.push(
                     Diagnostic::new(
                         Code::GpuModeMismatch,
@@ -98,8 +101,10 @@ fn foreign(
 }
 
 fn unique_pci(model: &Model, out: &mut Out) {
+    // One table for all hosts, emptied for each: a host has a few GPUs, the estate many hosts.
+    let mut seen: HashMap<crate::model::PciAddress, GpuId> = HashMap::default();
     for host in &model.hosts {
-        let mut seen: HashMap<crate::model::PciAddress, GpuId> = HashMap::new();
+        seen.clear();
         for &id in &host.gpus {
             let Some(pci) = &model.gpu(id).pci else { continue };
             if let Some(&first) = seen.get(&pci.value) {

@@ -1,15 +1,15 @@
 //! Host rules: R6 (above-4G decoding), R11 (where mixed-size mode may be used), R13 (vGPU
 //! host prerequisites), R14 (ECC) and R15 (scheduler).
 
-use super::{tables, Analysis, Out};
+use super::{tables, HostFacts, Out};
 use crate::catalog::{Architecture, Product};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::model::{GpuId, GpuUse, GraphicsType, Host, Model, Scheduler, VgpuMode};
 
-pub fn check(model: &Model, analysis: &mut Analysis, out: &mut Out) {
+pub fn check(model: &Model, host_facts: &mut [HostFacts], out: &mut Out) {
     for (index, host) in model.hosts.iter().enumerate() {
         let vgpu_gpus: Vec<GpuId> = host.gpus.iter().copied().filter(|&g| model.gpu(g).usage.value == GpuUse::Vgpu).collect();
-        let facts = &mut analysis.hosts[index];
+        let facts = &mut host_facts[index];
         facts.needs_above_4g = above_4g(model, host, out);
         if !vgpu_gpus.is_empty() {
             facts.needs_sr_iov = sr_iov(model, host, &vgpu_gpus, out);
@@ -27,9 +27,22 @@ pub fn release_major(host: &Host) -> Option<u32> {
     host.nvidia.as_ref()?.release.as_ref().map(|r| r.value.major())
 }
 
-/// The declared release as written (`6.2`), for messages.
-pub fn release_text(host: &Host) -> String {
-    host.nvidia.as_ref().and_then(|n| n.release.as_ref()).map_or_else(|| "?".to_string(), |r| r.value.to_string())
+/// The declared release as written (`6.2`), `?` when undeclared, for messages. Written only
+/// into a message: the rules ask for it per vGPU, and few of them report.
+pub fn release_text(host: &Host) -> ReleaseText<'_> {
+    ReleaseText(host)
+}
+
+/// A host's release, formatted when it is written.
+pub struct ReleaseText<'h>(&'h Host);
+
+impl std::fmt::Display for ReleaseText<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.nvidia.as_ref().and_then(|n| n.release.as_ref()) {
+            Some(release) => release.value.fmt(f),
+            None => f.write_str("?"),
+        }
+    }
 }
 
 /// R6: a GPU that maps 16 GB or more needs "above 4G decoding" in the host BIOS (seed §5.1.1).

@@ -8,7 +8,7 @@
 //! the GPU declared first.
 
 use super::host::{release_major, release_text};
-use super::{tables, Analysis, Out};
+use super::{tables, Out, VmFacts};
 use crate::catalog::{Board, MigInstance, Product, Series, VgpuType};
 use crate::diagnostics::{suggest, Code, Diagnostic};
 use crate::model::{AssignmentPolicy, GpuId, GpuUse, Host, HostId, Model, VgpuMode, VmId};
@@ -158,29 +158,29 @@ enum Refusal {
     MigSlots,
 }
 
-pub fn check(model: &Model, analysis: &mut Analysis, out: &mut Out) {
-    for id in model.vm_ids() {
-        analysis.vms[id.index()].placements = vec![None; model.vm(id).vgpus.len()];
-    }
-    let mut vms_by_host: Vec<Vec<VmId>> = vec![Vec::new(); model.hosts.len()];
-    for id in model.vm_ids() {
-        if let Some(h) = model.vm(id).host {
-            if !model.vm(id).vgpus.is_empty() {
-                vms_by_host[h.index()].push(id);
-            }
+pub fn check(model: &Model, vm_facts: &mut [VmFacts], out: &mut Out) {
+    // One pass over the VMs: most have no vGPU, and an estate's VMs do not fit in the cache.
+    let mut on_hosts: Vec<(HostId, VmId)> = Vec::new();
+    let mut several = Out::new();
+    for (id, vm) in model.vm_ids().zip(&model.vms) {
+        if vm.vgpus.is_empty() {
+            continue;
         }
-    }
-    for (index, vms) in vms_by_host.iter().enumerate() {
-        if !vms.is_empty() {
-            place_host(model, HostId(index as u32), vms, analysis, out);
+        vm_facts[id.index()].placements = vec![None; vm.vgpus.len()];
+        if let Some(h) = vm.host {
+            on_hosts.push((h, id));
         }
+        multi_vgpu(model, id, &mut several);
     }
-    for id in model.vm_ids() {
-        multi_vgpu(model, id, out);
+    // Host by host, each host's VMs in source order (the sort is stable).
+    on_hosts.sort_by_key(|&(h, _)| h);
+    for vms in on_hosts.chunk_by(|a, b| a.0 == b.0) {
+        place_host(model, vms[0].0, vms.iter().map(|&(_, vm)| vm), vm_facts, out);
     }
+    out.append(&mut several);
 }
 
-fn place_host(model: &Model, host_id: HostId, vms: &[VmId], analysis: &mut Analysis, out: &mut Out) {
+fn place_host(model: &Model, host_id: HostId, vms: impl Iterator<Item = VmId> + Clone, vm_facts: &mut [VmFacts], out: &mut Out) {
     let host = model.host(host_id);
     // A type the host cannot offer is reported once per host, not once per VM.
     let mut refused: Vec<&str> = Vec::new();
@@ -194,7 +194,7 @@ fn place_host(model: &Model, host_id: HostId, vms: &[VmId], analysis: &mut Analy
         .filter_map(|&g| model.board_of(g).map(|board| Slot { gpu: g, board, mode: model.gpu(g).mode.value, occupants: Vec::new() }))
         .collect();
     // Pinned vGPUs first: they are where the spec says, and the rest fits around them.
-    for &vm_id in vms {
+    for vm_id in vms.clone() {
         for (i, request) in model.vm(vm_id).vgpus.iter().enumerate() {
             let Some(pin) = &request.pinned else { continue };
             let Some(slot) = slots.iter_mut().find(|s| s.gpu == pin.value) else { continue };
@@ -220,10 +220,12 @@ fn place_host(model: &Model, host_id: HostId, vms: &[VmId], analysis: &mut Analy
                 // A refused vGPU takes no room: the VMs placed after it are not refused for it.
                 None => slot.occupants.push(Occupant { vm: vm_id, kind, span: request.span }),
             }
-            analysis.vms[vm_id.index()].placements[i] = Some(pin.value);
+            vm_facts[vm_id.index()].placements[i] = Some(pin.value);
         }
     }
-    for &vm_id in vms {
+    // Which slots offer the type of the vGPU at hand; kept across vGPUs, as it is one per vGPU.
+    let mut offering: Vec<usize> = Vec::new();
+    for vm_id in vms {
         let vm = model.vm(vm_id);
         for (i, request) in vm.vgpus.iter().enumerate() {
             if request.pinned.is_some() {
@@ -235,7 +237,8 @@ fn place_host(model: &Model, host_id: HostId, vms: &[VmId], analysis: &mut Analy
                 }
                 continue;
             };
-            let offering: Vec<usize> = (0..slots.len()).filter(|&s| slots[s].board.vgpu_type(&request.type_name).is_some()).collect();
+            offering.clear();
+            offering.extend((0..slots.len()).filter(|&s| slots[s].board.vgpu_type(&request.type_name).is_some()));
             if !offered(kind, slots[offering[0]].board, host, request.span, &mut refused, out) {
                 continue;
             }
@@ -247,7 +250,7 @@ fn place_host(model: &Model, host_id: HostId, vms: &[VmId], analysis: &mut Analy
             match chosen {
                 Some(s) => {
                     slots[s].occupants.push(Occupant { vm: vm_id, kind, span: request.span });
-                    analysis.vms[vm_id.index()].placements[i] = Some(slots[s].gpu);
+                    vm_facts[vm_id.index()].placements[i] = Some(slots[s].gpu);
                 }
                 None if offering.iter().all(|&s| matches!(slots[s].refusal(kind, host), Some(Refusal::NoMixedLimit))) => {
                     out.push(over_capacity(model, &slots[offering[0]], kind, request.span, vm_id, Refusal::NoMixedLimit));

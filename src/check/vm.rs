@@ -1,7 +1,7 @@
 //! Per-VM rules: R4 (64-bit MMIO), R5 (EFI), R7 (memory reservation), R8 (passthrough
 //! device limit) and R18 (mobility).
 
-use super::{tables, Analysis, Out};
+use super::{both, tables, Out, VmFacts};
 use crate::catalog::{Board, Series, VgpuType};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::model::{Firmware, Model, Vm, VmId};
@@ -13,19 +13,46 @@ use crate::source::Span;
 /// greater than 16 GB in size require that two specific configuration parameters be set").
 const MMIO_WITHOUT_WINDOW: ByteSize = ByteSize::gib(16);
 
-pub fn check(model: &Model, analysis: &mut Analysis, out: &mut Out) {
-    for id in model.vm_ids() {
+/// The rules of each VM, on two threads (each half of the VMs) when `two_threads` is set, then
+/// those of each host's VMs together.
+pub fn check(model: &Model, vm_facts: &mut [VmFacts], two_threads: bool, out: &mut Out) {
+    let half = if two_threads { vm_facts.len() / 2 } else { vm_facts.len() };
+    let (first, second) = vm_facts.split_at_mut(half);
+    let mut reserved = vec![0; model.hosts.len()];
+    let ((), (second_out, second_reserved)) = both(
+        two_threads,
+        || each_vm(model, 0, first, &mut reserved, out),
+        || {
+            let (mut second_out, mut second_reserved) = (Out::new(), vec![0; if second.is_empty() { 0 } else { model.hosts.len() }]);
+            each_vm(model, half, second, &mut second_reserved, &mut second_out);
+            (second_out, second_reserved)
+        },
+    );
+    out.extend(second_out);
+    for (total, more) in reserved.iter_mut().zip(second_reserved) {
+        *total += more;
+    }
+    host_memory(model, vm_facts, &reserved, out);
+}
+
+/// The rules of the VMs from index `start` on, whose facts are `vm_facts`; adds each VM's
+/// reservation to its host's total in `reserved` (R7 sums them without another pass).
+fn each_vm(model: &Model, start: usize, vm_facts: &mut [VmFacts], reserved: &mut [u64], out: &mut Out) {
+    // One list for every VM, refilled for each: an allocation per VM costs more than its rules.
+    let mut devices = Vec::new();
+    for (id, facts) in (start as u32..).map(VmId).zip(vm_facts) {
         let vm = model.vm(id);
-        let devices = devices(model, analysis, id);
-        let facts = &mut analysis.vms[id.index()];
+        gpu_devices(model, facts, id, &mut devices);
         facts.mmio = mmio(vm, &devices, out);
         facts.efi = devices.iter().any(|d| d.needs_efi()) || facts.mmio.is_some();
         firmware(vm, facts.efi, &devices, out);
         facts.reservation = reservation(vm, out);
+        if let (Some(host), Some(r)) = (vm.host, facts.reservation) {
+            reserved[host.index()] += r.0;
+        }
         passthrough_limit(model, vm, out);
         mobility(model, vm, out);
     }
-    host_memory(model, analysis, out);
 }
 
 /// A GPU device of a VM: a passthrough GPU, or a vGPU (with its type) on the GPU it was
@@ -80,17 +107,19 @@ impl Device<'_> {
     }
 }
 
-/// The devices behind a VM's GPUs: passthrough GPUs, and vGPUs on the GPU they were placed on.
-fn devices<'m>(model: &'m Model, analysis: &Analysis, id: VmId) -> Vec<Device<'m>> {
+/// The devices behind a VM's GPUs, into `devices`: passthrough GPUs, and vGPUs on the GPU they
+/// were placed on.
+fn gpu_devices<'m>(model: &'m Model, facts: &VmFacts, id: VmId, devices: &mut Vec<Device<'m>>) {
     let vm = model.vm(id);
     let passthrough = vm.passthrough.iter().filter_map(|g| model.board_of(g.value).map(|board| Device { board, span: g.span, vgpu: None }));
-    let placements = &analysis.vm(id).placements;
+    let placements = &facts.placements;
     let vgpus = vm.vgpus.iter().enumerate().filter_map(|(i, r)| {
         let gpu = placements.get(i).copied().flatten().or(r.pinned.as_ref().map(|p| p.value))?;
         let board = model.board_of(gpu)?;
         Some(Device { board, span: r.span, vgpu: board.vgpu_type(&r.type_name) })
     });
-    passthrough.chain(vgpus).collect()
+    devices.clear();
+    devices.extend(passthrough.chain(vgpus));
 }
 
 /// R4: `mmio_gb = next_pow2(sum of per-device needs)`. A passthrough GPU needs NVIDIA's
@@ -296,20 +325,28 @@ fn mobility(model: &Model, vm: &Vm, out: &mut Out) {
     }
 }
 
-/// R7: the reservations of a host's VMs fit its declared memory.
-fn host_memory(model: &Model, analysis: &Analysis, out: &mut Out) {
+/// R7: the reservations of a host's VMs, which add up to `totals` (per host), fit its declared
+/// memory.
+fn host_memory(model: &Model, vm_facts: &[VmFacts], totals: &[u64], out: &mut Out) {
+    let over = |h: usize| model.hosts[h].memory.as_ref().is_some_and(|memory| totals[h] > memory.value.0);
+    if !(0..model.hosts.len()).any(over) {
+        return;
+    }
+    // The reservations of the hosts that are short, listed in a second pass over the VMs.
     let mut per_host: Vec<Vec<(VmId, ByteSize)>> = vec![Vec::new(); model.hosts.len()];
     for id in model.vm_ids() {
-        if let (Some(h), Some(r)) = (model.vm(id).host, analysis.vm(id).reservation) {
-            per_host[h.index()].push((id, r));
+        if let (Some(h), Some(r)) = (model.vm(id).host, vm_facts[id.index()].reservation) {
+            if over(h.index()) {
+                per_host[h.index()].push((id, r));
+            }
         }
     }
-    for (host, reserved) in model.hosts.iter().zip(per_host) {
+    for (index, (host, reserved)) in model.hosts.iter().zip(per_host).enumerate() {
         let Some(memory) = &host.memory else { continue };
-        let total = ByteSize(reserved.iter().map(|(_, r)| r.0).sum());
-        if total <= memory.value {
+        if !over(index) {
             continue;
         }
+        let total = ByteSize(totals[index]);
         let list: Vec<String> = reserved.iter().map(|(id, r)| format!("{} {r}", model.vm(*id).name)).collect();
         let shown = list.iter().take(16).cloned().collect::<Vec<_>>().join(", ");
         let more = if list.len() > 16 { format!(" and {} more", list.len() - 16) } else { String::new() };
