@@ -20,6 +20,13 @@ pub trait FileSystem {
     fn read_bytes(&self, path: &Path) -> std::io::Result<Vec<u8>> {
         self.read(path).map(String::into_bytes)
     }
+
+    /// The file's size, when it is known before reading: the loader then prepares for a large
+    /// estate ([`crate::LargeEstate`]) before the read that makes it one, so that the read
+    /// itself is done the large estate's way.
+    fn size(&self, _path: &Path) -> Option<u64> {
+        None
+    }
 }
 
 /// Imports nest at most this deep (a chain of files, each importing the next).
@@ -178,7 +185,7 @@ pub fn load<'s>(
         batch: Vec::new(),
     };
     for root in roots {
-        let text = read_limited(fs, root).map_err(|source| RootUnreadable { path: root.display().to_string(), source })?;
+        let text = loader.read(root).map_err(|source| RootUnreadable { path: root.display().to_string(), source })?;
         loader.add(&normalize(root), text, None);
     }
     loader.flush();
@@ -261,10 +268,7 @@ impl<'s> Loader<'_, 's> {
             return;
         }
         self.bytes_read += bytes.len() as u64;
-        if let Some(large) = self.large_estate.filter(|large| self.bytes_read >= large.bytes) {
-            (large.prepare)();
-            self.large_estate = None;
-        }
+        self.prepare_if_large(self.bytes_read);
         // A file that is not UTF-8 is parsed with U+FFFD in place of each invalid sequence:
         // one diagnostic at the first, and the rest of the file is still checked.
         let (text, first_invalid) = decode(bytes);
@@ -286,6 +290,22 @@ impl<'s> Loader<'_, 's> {
             self.import(path, &import);
         }
         self.stack.pop();
+    }
+
+    /// Makes the large estate's preparation once `bytes` of spec reach its size.
+    fn prepare_if_large(&mut self, bytes: u64) {
+        if let Some(large) = self.large_estate.filter(|large| bytes >= large.bytes) {
+            (large.prepare)();
+            self.large_estate = None;
+        }
+    }
+
+    /// Reads a spec file, preparing for a large estate first when its size makes one.
+    fn read(&mut self, path: &Path) -> std::io::Result<Vec<u8>> {
+        if let Some(size) = self.fs.size(path) {
+            self.prepare_if_large(self.bytes_read + size);
+        }
+        read_limited(self.fs, path)
     }
 
     fn finish(self, catalog: Option<Catalog>) -> Loaded<'s> {
@@ -381,7 +401,7 @@ impl<'s> Loader<'_, 's> {
             );
             return;
         }
-        match read_limited(self.fs, &target) {
+        match self.read(&target) {
             Ok(text) => self.add(&target, text, Some(import.span)),
             Err(e) => self.diags.push(unreadable(import.span, &target, &e)),
         }
@@ -469,5 +489,37 @@ mod tests {
         assert_eq!(run(41), 1, "only with its import does it reach 41");
         assert_eq!(run(440), 1, "the root and its import reach 440 bytes, once");
         assert_eq!(run(441), 0, "441 bytes are never read");
+    }
+
+    /// [`TwoFiles`] with its sizes known before reading, as on disk; records how many
+    /// preparations were made when the import was read.
+    struct TwoFilesOnDisk;
+
+    static PREPARED_AT_IMPORT: AtomicUsize = AtomicUsize::new(usize::MAX);
+
+    impl super::FileSystem for TwoFilesOnDisk {
+        fn read(&self, path: &Path) -> std::io::Result<String> {
+            if path.ends_with("rack.gpu") {
+                PREPARED_AT_IMPORT.store(PREPARED_ON_DISK.load(Ordering::SeqCst), Ordering::SeqCst);
+            }
+            TwoFiles.read(path)
+        }
+
+        fn size(&self, path: &Path) -> Option<u64> {
+            TwoFiles.read(path).ok().map(|text| text.len() as u64)
+        }
+    }
+
+    static PREPARED_ON_DISK: AtomicUsize = AtomicUsize::new(0);
+
+    #[test]
+    fn a_file_whose_size_makes_a_large_estate_is_read_after_the_preparation() {
+        let prepare = || {
+            PREPARED_ON_DISK.fetch_add(1, Ordering::SeqCst);
+        };
+        let input = Input { files: vec!["root.gpu".into()], large_estate: Some(LargeEstate { bytes: 440, prepare }), ..Default::default() };
+        check(&input, &TwoFilesOnDisk).expect("in memory");
+        assert_eq!(PREPARED_ON_DISK.load(Ordering::SeqCst), 1);
+        assert_eq!(PREPARED_AT_IMPORT.load(Ordering::SeqCst), 1, "prepared before the import that reaches 440 bytes was read");
     }
 }

@@ -212,6 +212,10 @@ impl crate::load::FileSystem for RealFileSystem {
         crate::load::refuse_oversized(std::fs::metadata(path)?.len())?;
         std::fs::read(path)
     }
+
+    fn size(&self, path: &Path) -> Option<u64> {
+        std::fs::metadata(path).ok().map(|m| m.len())
+    }
 }
 
 /// Files named on the command line, with folders replaced by the `.gpu` files under them
