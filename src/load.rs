@@ -78,7 +78,7 @@ pub struct Loaded<'s> {
     pub files: Vec<ast::File<'s>>,
     /// The built-in boards, then the catalogs from the command line and `catalog` statements;
     /// `None` when the stream took every entity and no catalog came: the built-in one.
-    pub catalog: Option<Catalog>,
+    catalog: Option<Catalog>,
     /// Every syntax error, kept apart from the other diagnostics of loading: unlike a missing
     /// import or catalog, they leave the estate whole enough to check the rest of it.
     pub syntax_errors: Vec<Diagnostic>,
@@ -134,16 +134,18 @@ const BATCH: usize = 512;
 /// The catalog entities are lowered against while they are parsed: the built-in one, when
 /// no catalog comes from the command line (a `catalog` statement in a file ends the stream).
 pub fn streaming_catalog(catalogs: &[PathBuf]) -> Option<Catalog> {
-    if !catalogs.is_empty() {
-        return None;
-    }
+    catalogs.is_empty().then(builtin_catalog).flatten()
+}
+
+/// A copy of the built-in catalog, unless its boards have problems.
+fn builtin_catalog() -> Option<Catalog> {
     Catalog::builtin(BUILTIN_CATALOG).as_ref().ok().cloned()
 }
 
 impl Loaded<'_> {
     /// The catalog to lower the trees against.
     pub fn catalog(&mut self) -> Catalog {
-        self.catalog.take().or_else(|| streaming_catalog(&[])).unwrap_or_default()
+        self.catalog.take().or_else(builtin_catalog).unwrap_or_default()
     }
 }
 

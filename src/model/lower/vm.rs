@@ -31,15 +31,16 @@ impl<'s> VmDraft<'s> {
     pub(crate) fn read(entity: &ast::Entity<'s>) -> Self {
         let mut reported = Diagnostics::default();
         let diags = &mut reported;
-        let (written, span) = (written(&entity.name), entity.name.span);
+        // The name as written is for a message only: not formatted for every VM.
+        let missing_key = |diags: &mut Diagnostics, example| missing(diags, "VM", &written(&entity.name), entity.name.span, example);
         let r = Reader::new(&entity.body, "vm", keys::VM.attrs, keys::VM.blocks, &["vgpu", "passthrough"], diags);
         let host = r.attr("host").and_then(|a| plain_name(a, diags));
         if r.absent("host") {
-            missing(diags, "VM", &written, span, "host esx14");
+            missing_key(diags, "host esx14");
         }
         let memory = r.attr("memory").and_then(|a| size(a, diags));
         if r.absent("memory") {
-            missing(diags, "VM", &written, span, "memory 64GiB");
+            missing_key(diags, "memory 64GiB");
         }
         let cpus = r.attr("cpus").and_then(|a| integer(a, 1, 768, diags)).map(|c| c.value as u32);
         let firmware = r.attr("firmware").and_then(|a| word(a, &[("efi", Firmware::Efi), ("bios", Firmware::Bios)], diags));
